@@ -1,0 +1,160 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::{DtypeChoice, IsqChoice};
+use crate::settings::{SamplingSettings, SettingError};
+
+/// Chat with a vision-language model (LLaVA and others) about images, in the terminal.
+#[derive(Debug, Parser)]
+#[command(name = "vchat", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub chat: ChatArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a small randomly initialised LLaVA-1.5 (llava-hf layout) to try vchat offline.
+    MakeTinyModel(MakeTinyModelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MakeTinyModelArgs {
+    /// Folder to write the model into (created if missing).
+    pub dir: PathBuf,
+    /// `tiny` (a few MB, for tests) or `large` (about 108M parameters, for benchmarks).
+    #[arg(long, value_enum, default_value_t = TinySize::Tiny)]
+    pub size: TinySize,
+    /// Use the extended tokenizer (other token ids for the same text).
+    #[arg(long)]
+    pub extended_tokenizer: bool,
+    /// Seed of the random weights.
+    #[arg(long, default_value_t = 1234)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TinySize {
+    Tiny,
+    Large,
+}
+
+/// Options of a chat (one-shot for now; the full-screen app later).
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Hugging Face model id or local model folder.
+    #[arg(short, long, default_value = crate::engine::DEFAULT_MODEL)]
+    pub model: String,
+    /// Image to talk about: a file path or an http(s) URL.
+    #[arg(short, long)]
+    pub image: Option<String>,
+    /// A question. Repeat to continue the same chat: each later prompt is a follow-up.
+    #[arg(short, long, allow_hyphen_values = true)]
+    pub prompt: Vec<String>,
+    /// System prompt placed before the chat.
+    #[arg(long, allow_hyphen_values = true)]
+    pub system: Option<String>,
+
+    /// Sampling temperature (0 to 5; default 0.2).
+    #[arg(long, allow_hyphen_values = true)]
+    pub temperature: Option<String>,
+    /// Nucleus sampling threshold (above 0, at most 1; default 1 = off).
+    #[arg(long, allow_hyphen_values = true)]
+    pub top_p: Option<String>,
+    /// Keep the k most likely tokens (0 = off, the default).
+    #[arg(long, allow_hyphen_values = true)]
+    pub top_k: Option<String>,
+    /// Minimum probability relative to the most likely token (0 to 1; default 0 = off).
+    #[arg(long, allow_hyphen_values = true)]
+    pub min_p: Option<String>,
+    /// Most tokens to generate per answer (default 1024).
+    #[arg(long, allow_hyphen_values = true)]
+    pub max_tokens: Option<String>,
+    /// Repetition penalty (1 = off, the default).
+    #[arg(long, allow_hyphen_values = true)]
+    pub repetition_penalty: Option<String>,
+    /// Sampler seed, for reproducible sampled answers (default: random per answer).
+    #[arg(long, allow_hyphen_values = true)]
+    pub seed: Option<String>,
+    /// Sampling on or off (off = greedy decoding). Default on, as in the article.
+    #[arg(long, value_name = "on|off")]
+    pub sampling: Option<String>,
+    /// Same as `--sampling off`.
+    #[arg(long)]
+    pub greedy: bool,
+
+    /// In-situ quantization: auto (q8_0 on GPU, none on CPU), none, q8_0, q4k, q6k, …
+    #[arg(long, default_value = "auto", value_parser = parse_isq)]
+    pub isq: IsqChoice,
+    /// Weight dtype: auto (f32 on CPU), f32, f16, bf16.
+    #[arg(long, default_value = "auto", value_parser = parse_dtype)]
+    pub dtype: DtypeChoice,
+    /// Run on the CPU even when built with CUDA.
+    #[arg(long)]
+    pub cpu: bool,
+    /// Never contact the Hugging Face hub (also set by HF_HUB_OFFLINE=1).
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Do not print the image in the terminal (it is never printed when stdout is not a terminal).
+    #[arg(long)]
+    pub no_image: bool,
+    /// After the answers, print the conversation text exactly as the model saw it.
+    #[arg(long)]
+    pub show_prompt: bool,
+    /// Print time to first token and tokens/s of each answer on stderr.
+    #[arg(long)]
+    pub stats: bool,
+    /// Seconds to wait for an image URL.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_timeout)]
+    pub fetch_timeout: f64,
+}
+
+impl ChatArgs {
+    /// The sampling settings: defaults, then each flag given, validated with the shared rules.
+    pub fn sampling_settings(&self) -> Result<SamplingSettings, SettingError> {
+        let mut settings = SamplingSettings::default();
+        let flags = [
+            ("temperature", &self.temperature),
+            ("top_p", &self.top_p),
+            ("top_k", &self.top_k),
+            ("min_p", &self.min_p),
+            ("max_tokens", &self.max_tokens),
+            ("repetition_penalty", &self.repetition_penalty),
+            ("seed", &self.seed),
+            ("sampling", &self.sampling),
+        ];
+        for (name, value) in flags {
+            if let Some(value) = value {
+                settings.set(name, value)?;
+            }
+        }
+        if self.greedy {
+            settings.do_sample = false;
+        }
+        Ok(settings)
+    }
+}
+
+fn parse_isq(s: &str) -> Result<IsqChoice, String> {
+    s.parse()
+}
+
+fn parse_dtype(s: &str) -> Result<DtypeChoice, String> {
+    s.parse()
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 3600.0 => Ok(v),
+        _ => Err(format!(
+            "must be a number of seconds above 0 and at most 3600 (got '{s}')"
+        )),
+    }
+}

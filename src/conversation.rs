@@ -1,0 +1,136 @@
+//! A chat as data: a system prompt, then turns of user text (with an optional image) and the
+//! assistant's answers, each answer recording the settings and stats it was made with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use image::DynamicImage;
+use serde::{Deserialize, Serialize};
+
+use crate::settings::SamplingSettings;
+
+/// An image attached to a user turn, with the name it was loaded from (a file name or URL).
+#[derive(Debug, Clone)]
+pub struct ChatImage {
+    /// Where the image came from, as the user gave it; shown in place of older images.
+    pub label: String,
+    /// The decoded (and, if huge, downscaled) pixels.
+    pub pixels: Arc<DynamicImage>,
+}
+
+/// What the user said in one turn.
+#[derive(Debug, Clone)]
+pub struct UserTurn {
+    pub text: String,
+    pub image: Option<ChatImage>,
+}
+
+/// Why an answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model produced its end-of-sequence token.
+    Stop,
+    /// The `max_tokens` limit was reached.
+    Length,
+    /// The user stopped it; the text so far is kept.
+    Cancelled,
+    /// The engine failed part-way; the text so far is kept.
+    Error,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+            Self::Cancelled => "stopped by user",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// Measurements of one answer, taken by vchat itself (mistral.rs's usage counts are wrong when
+/// an image is present).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerStats {
+    pub finish: FinishReason,
+    /// Tokens the model generated (each sampled token, including the end-of-sequence token).
+    pub tokens: usize,
+    /// From the request to the first token of the answer.
+    pub time_to_first_token: Duration,
+    /// Generated tokens after the first one, per second of decoding.
+    pub tokens_per_second: f64,
+    /// The sampler seed used, when sampling (so a sampled answer can be reproduced).
+    pub seed: Option<u64>,
+}
+
+impl AnswerStats {
+    /// A one-line summary for `--stats` and the UI.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} tokens · first token {:.2} s · {:.1} tokens/s · {}",
+            self.tokens,
+            self.time_to_first_token.as_secs_f64(),
+            self.tokens_per_second,
+            self.finish.as_str()
+        )
+    }
+}
+
+/// One answer of the assistant.
+#[derive(Debug, Clone)]
+pub struct AssistantTurn {
+    pub text: String,
+    pub settings: SamplingSettings,
+    pub stats: Option<AnswerStats>,
+}
+
+/// One turn of the chat.
+#[derive(Debug, Clone)]
+pub enum Turn {
+    User(UserTurn),
+    Assistant(AssistantTurn),
+}
+
+/// A whole chat.
+#[derive(Debug, Clone, Default)]
+pub struct Conversation {
+    pub system_prompt: Option<String>,
+    pub turns: Vec<Turn>,
+}
+
+impl Conversation {
+    /// Appends a user turn.
+    pub fn push_user(&mut self, text: impl Into<String>, image: Option<ChatImage>) {
+        self.turns.push(Turn::User(UserTurn {
+            text: text.into(),
+            image,
+        }));
+    }
+
+    /// Appends an answer.
+    pub fn push_assistant(&mut self, answer: AssistantTurn) {
+        self.turns.push(Turn::Assistant(answer));
+    }
+
+    /// Index (into `turns`) of the user turn holding the most recent image, if any.
+    pub fn latest_image_turn(&self) -> Option<usize> {
+        self.turns
+            .iter()
+            .rposition(|t| matches!(t, Turn::User(UserTurn { image: Some(_), .. })))
+    }
+
+    /// Number of images in the chat.
+    pub fn image_count(&self) -> usize {
+        self.turns
+            .iter()
+            .filter(|t| matches!(t, Turn::User(UserTurn { image: Some(_), .. })))
+            .count()
+    }
+}
+
+/// How an image that is not sent to the model is mentioned in its turn's text instead.
+pub fn image_placeholder(label: &str) -> String {
+    format!("[earlier image: {label}]")
+}

@@ -1,0 +1,276 @@
+//! Finding and loading the model: checks that turn a wrong folder or an unreachable hub into
+//! one clear line, then mistral.rs's own loader.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mistralrs::{Model, MultimodalLoaderType, MultimodalModelBuilder, TokenSource};
+use thiserror::Error;
+
+use super::options::{resolve_dtype, resolve_isq, DeviceChoice, EngineOptions};
+use super::prompt::PromptStyle;
+use super::ModelInfo;
+use crate::text::one_line;
+
+/// Why a model could not be loaded.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("model folder not found: {0}")]
+    NotFound(String),
+    #[error("{path} is not a model folder: {missing} is missing")]
+    NotAModelFolder { path: String, missing: String },
+    #[error("cannot read {path}: {reason}")]
+    BadConfig { path: String, reason: String },
+    #[error("'{0}' is neither a local model folder nor a Hugging Face id (owner/name)")]
+    BadModelName(String),
+    #[error("{architecture} is not a vision-language model that mistral.rs can load")]
+    NotVisionModel { architecture: String },
+    #[error(
+        "--dtype bf16 does not work on CPU in mistral.rs 0.8.1; use f32 (fastest on CPU) or f16"
+    )]
+    Bf16OnCpu,
+    #[error("cannot load '{model}' from the Hugging Face hub ({reason}); without internet, pass --model /path/to/a/local/model/folder")]
+    Hub { model: String, reason: String },
+    #[error("model {model} failed to load: {reason}")]
+    Engine { model: String, reason: String },
+}
+
+/// A loaded model and what vchat needs to talk to it.
+pub struct LoadedModel {
+    pub model: Model,
+    pub info: ModelInfo,
+    pub style: PromptStyle,
+}
+
+/// Where the weights come from.
+enum Source {
+    Local(PathBuf),
+    Hub(String),
+}
+
+/// Loads the model described by `options`. Blocking work runs off the async workers.
+pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError> {
+    let source = resolve_source(&options.model)?;
+    let config_path = match &source {
+        Source::Local(dir) => dir.join("config.json"),
+        Source::Hub(id) => {
+            let (id, offline) = (id.clone(), options.offline);
+            tokio::task::spawn_blocking(move || hub_config(&id, offline))
+                .await
+                .map_err(|e| LoadError::Hub {
+                    model: options.model.clone(),
+                    reason: panic_text(e),
+                })??
+        }
+    };
+    let architecture = read_architecture(&config_path)?;
+    if let Some(arch) = &architecture {
+        if MultimodalLoaderType::from_causal_lm_name(arch).is_err() {
+            return Err(LoadError::NotVisionModel {
+                architecture: arch.clone(),
+            });
+        }
+    }
+
+    let on_gpu = on_gpu(options.device);
+    let dtype = resolve_dtype(options.dtype, on_gpu);
+    if !on_gpu && dtype == mistralrs::ModelDType::BF16 {
+        return Err(LoadError::Bf16OnCpu);
+    }
+    let isq = resolve_isq(options.isq, on_gpu);
+
+    let model_arg = match &source {
+        Source::Local(dir) => dir.display().to_string(),
+        Source::Hub(id) => id.clone(),
+    };
+    let mut builder = MultimodalModelBuilder::new(&model_arg)
+        .with_dtype(dtype)
+        .with_token_source(if options.offline {
+            TokenSource::None
+        } else {
+            TokenSource::CacheToken
+        });
+    if !on_gpu {
+        builder = builder.with_force_cpu();
+    }
+    if let Some(isq) = isq {
+        builder = builder.with_isq(isq);
+    }
+    let style = PromptStyle::for_architecture(architecture.as_deref());
+    if let Some(template) = style.template_override() {
+        let path = write_template(&options.cache_dir, template).map_err(|e| LoadError::Engine {
+            model: options.model.clone(),
+            reason: e,
+        })?;
+        builder = builder.with_jinja_explicit(path);
+    }
+    if options.offline {
+        // hf-hub reads this too: never reach for the network.
+        std::env::set_var("HF_HUB_OFFLINE", "1");
+    }
+
+    // mistral.rs loads synchronously inside its async builder; a panic in it must become an
+    // error line, not a crashed app.
+    let handle = tokio::runtime::Handle::current();
+    let built = tokio::task::spawn_blocking(move || handle.block_on(builder.build())).await;
+    let model = match built {
+        Ok(Ok(model)) => model,
+        Ok(Err(e)) => return Err(classify_failure(&source, &options.model, &format!("{e:#}"))),
+        Err(join) => {
+            let reason = panic_text(join);
+            return Err(classify_failure(&source, &options.model, &reason));
+        }
+    };
+
+    let info = ModelInfo {
+        model: options.model.clone(),
+        architecture: architecture.unwrap_or_else(|| "unknown".into()),
+        device: if on_gpu { "cuda".into() } else { "cpu".into() },
+        dtype: match dtype {
+            mistralrs::ModelDType::Auto => "auto".into(),
+            other => other.to_string(),
+        },
+        quantization: isq.map_or_else(|| "none".into(), |t| format!("{t:?}").to_lowercase()),
+        one_image_per_request: style.one_image_per_request(),
+    };
+    Ok(Arc::new(LoadedModel { model, info, style }))
+}
+
+fn on_gpu(device: DeviceChoice) -> bool {
+    match device {
+        DeviceChoice::Cpu => false,
+        DeviceChoice::Best => mistralrs::best_device(false).is_ok_and(|d| d.is_cuda()),
+    }
+}
+
+fn resolve_source(model: &str) -> Result<Source, LoadError> {
+    let path = Path::new(model);
+    if path.exists() {
+        if !path.is_dir() {
+            return Err(LoadError::NotAModelFolder {
+                path: model.into(),
+                missing: "the folder itself (this is a file)".into(),
+            });
+        }
+        for required in ["config.json", "tokenizer.json"] {
+            if !path.join(required).is_file() {
+                return Err(LoadError::NotAModelFolder {
+                    path: model.into(),
+                    missing: required.into(),
+                });
+            }
+        }
+        let has_weights = std::fs::read_dir(path)
+            .map_err(|e| LoadError::BadConfig {
+                path: model.into(),
+                reason: e.to_string(),
+            })?
+            .filter_map(Result::ok)
+            .any(|e| e.path().extension().is_some_and(|x| x == "safetensors"));
+        if !has_weights {
+            return Err(LoadError::NotAModelFolder {
+                path: model.into(),
+                missing: "a *.safetensors weights file".into(),
+            });
+        }
+        let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        return Ok(Source::Local(absolute));
+    }
+    let looks_like_path = model.starts_with('/')
+        || model.starts_with('.')
+        || model.starts_with('~')
+        || model.contains('\\')
+        || model.matches('/').count() != 1;
+    if looks_like_path {
+        return Err(LoadError::NotFound(model.into()));
+    }
+    let valid_id = model.split('/').all(|part| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    });
+    if !valid_id {
+        return Err(LoadError::BadModelName(model.into()));
+    }
+    Ok(Source::Hub(model.into()))
+}
+
+/// The hub model's config.json, from the local cache or downloaded: its architecture decides
+/// the prompt style before the weights are fetched, and a hub that cannot be reached is
+/// reported before anything else happens.
+fn hub_config(model: &str, offline: bool) -> Result<PathBuf, LoadError> {
+    let fail = |reason: String| LoadError::Hub {
+        model: model.into(),
+        reason,
+    };
+    if offline {
+        return hf_hub::Cache::from_env()
+            .model(model.to_string())
+            .get("config.json")
+            .ok_or_else(|| {
+                fail("it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set".into())
+            });
+    }
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_progress(false)
+        .build()
+        .map_err(|e| fail(one_line(&e.to_string())))?;
+    api.model(model.to_string())
+        .get("config.json")
+        .map_err(|e| fail(one_line(&e.to_string())))
+}
+
+/// `architectures[0]` of a model's config.json.
+fn read_architecture(path: &Path) -> Result<Option<String>, LoadError> {
+    let bad = |reason: String| LoadError::BadConfig {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+    Ok(json
+        .get("architectures")
+        .and_then(|a| a.get(0))
+        .and_then(|a| a.as_str())
+        .map(str::to_string))
+}
+
+fn write_template(cache_dir: &Path, template: &str) -> Result<String, String> {
+    let dir = cache_dir.join("templates");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("llava-1.5.jinja");
+    std::fs::write(&path, template).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
+fn classify_failure(source: &Source, model: &str, reason: &str) -> LoadError {
+    let reason = one_line(reason);
+    match source {
+        Source::Hub(_) => LoadError::Hub {
+            model: model.into(),
+            reason,
+        },
+        Source::Local(_) => LoadError::Engine {
+            model: model.into(),
+            reason,
+        },
+    }
+}
+
+/// The message of a panic caught from a blocking task.
+pub fn panic_text(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(payload) => {
+            if let Some(s) = payload.downcast_ref::<&str>() {
+                format!("internal error: {s}")
+            } else if let Some(s) = payload.downcast_ref::<String>() {
+                format!("internal error: {s}")
+            } else {
+                "internal error".into()
+            }
+        }
+        Err(e) => e.to_string(),
+    }
+}

@@ -1,0 +1,163 @@
+//! The inference boundary. The engine owns the model on a background task: commands go in
+//! (generate, cancel, render the prompt), events come out, each tagged with the id of the
+//! request it answers. Nothing here touches the terminal.
+
+mod load;
+mod options;
+mod prompt;
+mod sampler;
+mod worker;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+
+use crate::conversation::{AnswerStats, Conversation};
+use crate::settings::SamplingSettings;
+pub use options::{
+    offline_from_env, DeviceChoice, DtypeChoice, EngineOptions, IsqChoice, DEFAULT_MODEL,
+};
+
+/// Identifies one request; every event carries the id of the request it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+impl RequestId {
+    /// The id carried by loading events, which answer no request.
+    pub const LOAD: RequestId = RequestId(0);
+}
+
+/// What was loaded, for the status line and the stats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// The Hugging Face id or local folder the user named.
+    pub model: String,
+    /// The `architectures` entry of config.json, e.g. `LlavaForConditionalGeneration`.
+    pub architecture: String,
+    pub device: String,
+    pub dtype: String,
+    pub quantization: String,
+    /// LLaVA-1.5 and LLaVA-NeXT see one image per request; others may see several.
+    pub one_image_per_request: bool,
+}
+
+/// Everything the engine reports.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// Loading made progress; `fraction` is in 0..=1.
+    Loading {
+        request: RequestId,
+        stage: String,
+        fraction: f32,
+    },
+    /// The model is loaded and requests will be answered.
+    Ready { request: RequestId, info: ModelInfo },
+    /// The model could not be loaded; every later request gets this reason as an error.
+    LoadFailed { request: RequestId, message: String },
+    /// A piece of the answer (raw model text: sanitise before printing).
+    Token { request: RequestId, text: String },
+    /// The answer ended (also when cancelled, keeping the partial text).
+    Done {
+        request: RequestId,
+        stats: AnswerStats,
+    },
+    /// The request failed; one readable line.
+    Error { request: RequestId, message: String },
+    /// The conversation text as the model sees it (answer to [`Engine::render_prompt`]).
+    Prompt { request: RequestId, text: String },
+}
+
+impl EngineEvent {
+    /// The request this event answers.
+    pub fn request(&self) -> RequestId {
+        match self {
+            Self::Loading { request, .. }
+            | Self::Ready { request, .. }
+            | Self::LoadFailed { request, .. }
+            | Self::Token { request, .. }
+            | Self::Done { request, .. }
+            | Self::Error { request, .. }
+            | Self::Prompt { request, .. } => *request,
+        }
+    }
+}
+
+/// Commands to the background task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Generate {
+        request: RequestId,
+        conversation: Conversation,
+        settings: SamplingSettings,
+    },
+    Cancel(RequestId),
+    RenderPrompt {
+        request: RequestId,
+        conversation: Conversation,
+        add_generation_prompt: bool,
+    },
+}
+
+/// A handle to the engine task. Dropping it (and every clone) stops the task.
+#[derive(Debug)]
+pub struct Engine {
+    commands: mpsc::UnboundedSender<Command>,
+    next_id: AtomicU64,
+}
+
+impl Engine {
+    /// Starts loading the model in the background and returns at once. Requests sent before
+    /// the model is ready are queued and answered when it is.
+    pub fn start(options: EngineOptions) -> (Engine, mpsc::UnboundedReceiver<EngineEvent>) {
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (events, event_rx) = mpsc::unbounded_channel();
+        tokio::spawn(worker::run(options, command_rx, events));
+        let engine = Engine {
+            commands,
+            next_id: AtomicU64::new(1),
+        };
+        (engine, event_rx)
+    }
+
+    /// Asks for the next assistant answer of `conversation` (which ends with a user turn).
+    pub fn generate(&self, conversation: &Conversation, settings: &SamplingSettings) -> RequestId {
+        let request = self.new_id();
+        self.send(Command::Generate {
+            request,
+            conversation: conversation.clone(),
+            settings: settings.clone(),
+        });
+        request
+    }
+
+    /// Stops a running generation within a token; its `Done` event reports `Cancelled`.
+    pub fn cancel(&self, request: RequestId) {
+        self.send(Command::Cancel(request));
+    }
+
+    /// Asks for the conversation text exactly as the model sees it (chat template applied,
+    /// special tokens shown), answered by an [`EngineEvent::Prompt`].
+    pub fn render_prompt(
+        &self,
+        conversation: &Conversation,
+        add_generation_prompt: bool,
+    ) -> RequestId {
+        let request = self.new_id();
+        self.send(Command::RenderPrompt {
+            request,
+            conversation: conversation.clone(),
+            add_generation_prompt,
+        });
+        request
+    }
+
+    fn new_id(&self) -> RequestId {
+        RequestId(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn send(&self, command: Command) {
+        // The worker only stops when every handle is gone, so this cannot fail while `self`
+        // exists; a failure would mean the runtime is shutting down, when nothing matters.
+        let _ = self.commands.send(command);
+    }
+}

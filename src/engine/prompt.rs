@@ -1,0 +1,150 @@
+//! Turning a [`Conversation`] into the messages mistral.rs renders with the chat template.
+//!
+//! LLaVA-1.5 gets special care. llava-hf's own template iterates over content parts, but
+//! mistral.rs 0.8.1 flattens LLaVA messages to plain strings first, so that template drops the
+//! user's question. vchat therefore renders LLaVA-1.5 with its own string template, which gives
+//! the same text as the Hugging Face processor: `USER: <image>\n{question} ASSISTANT:`.
+
+use either::Either;
+use image::DynamicImage;
+use indexmap::IndexMap;
+use mistralrs::{MessageContent, ModelCategory};
+use serde_json::Value;
+
+use crate::conversation::{image_placeholder, Conversation, Turn};
+
+/// vchat's LLaVA-1.5 template: llava-hf's template for string content, where the image
+/// turn's text already starts with `<image>\n`.
+pub const LLAVA15_TEMPLATE: &str = "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': ' }}{% endif %}{{ message['content'] + ' ' }}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}";
+
+/// How prompts are built for a model family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptStyle {
+    /// LLaVA-1.5: vchat's template, one image per request.
+    Llava15,
+    /// Any other model: its own template, images prefixed by mistral.rs's prefixer.
+    Native { one_image_per_request: bool },
+}
+
+impl PromptStyle {
+    pub fn for_architecture(architecture: Option<&str>) -> Self {
+        match architecture {
+            // A hub model's architecture is unknown until it is downloaded; the default model
+            // is LLaVA-1.5, and so are most hub ids given here, but be safe: use its template.
+            Some("LlavaForConditionalGeneration") => Self::Llava15,
+            Some("LlavaNextForConditionalGeneration") => Self::Native {
+                one_image_per_request: true,
+            },
+            Some(_) => Self::Native {
+                one_image_per_request: false,
+            },
+            None => Self::Native {
+                one_image_per_request: true,
+            },
+        }
+    }
+
+    pub fn template_override(self) -> Option<&'static str> {
+        match self {
+            Self::Llava15 => Some(LLAVA15_TEMPLATE),
+            Self::Native { .. } => None,
+        }
+    }
+
+    pub fn one_image_per_request(self) -> bool {
+        match self {
+            Self::Llava15 => true,
+            Self::Native {
+                one_image_per_request,
+            } => one_image_per_request,
+        }
+    }
+}
+
+/// The messages and images of one request.
+pub struct PreparedPrompt {
+    pub messages: Vec<IndexMap<String, MessageContent>>,
+    pub images: Vec<DynamicImage>,
+}
+
+/// Builds the request messages. With one image per request, only the latest image is sent and
+/// the others are named in their turn's text instead.
+pub fn prepare(
+    style: PromptStyle,
+    conversation: &Conversation,
+    category: &ModelCategory,
+) -> PreparedPrompt {
+    let latest_image = conversation.latest_image_turn();
+    let mut messages = Vec::new();
+    let mut images = Vec::new();
+    if let Some(system) = conversation
+        .system_prompt
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        messages.push(text_message("system", system));
+    }
+    for (index, turn) in conversation.turns.iter().enumerate() {
+        match turn {
+            Turn::Assistant(answer) => messages.push(text_message("assistant", &answer.text)),
+            Turn::User(user) => {
+                let send_image = user
+                    .image
+                    .as_ref()
+                    .filter(|_| !style.one_image_per_request() || Some(index) == latest_image);
+                match (send_image, &user.image) {
+                    (Some(image), _) => {
+                        let image_index = images.len();
+                        images.push((*image.pixels).clone());
+                        messages.push(image_message(style, category, image_index, &user.text));
+                    }
+                    (None, Some(unsent)) => {
+                        let text = format!("{}\n{}", image_placeholder(&unsent.label), user.text);
+                        messages.push(text_message("user", &text));
+                    }
+                    (None, None) => messages.push(text_message("user", &user.text)),
+                }
+            }
+        }
+    }
+    PreparedPrompt { messages, images }
+}
+
+fn text_message(role: &str, text: &str) -> IndexMap<String, MessageContent> {
+    IndexMap::from([
+        ("role".to_string(), Either::Left(role.to_string())),
+        ("content".to_string(), Either::Left(text.to_string())),
+    ])
+}
+
+fn image_message(
+    style: PromptStyle,
+    category: &ModelCategory,
+    image_index: usize,
+    text: &str,
+) -> IndexMap<String, MessageContent> {
+    match style {
+        PromptStyle::Llava15 => text_message("user", &format!("<image>\n{text}")),
+        PromptStyle::Native { .. } => {
+            // As mistral.rs's own request builder does: content parts, with the model's
+            // prefixer applied to the text.
+            let text = match category {
+                ModelCategory::Multimodal { prefixer } => {
+                    prefixer.prefix_image(vec![image_index], text)
+                }
+                _ => text.to_string(),
+            };
+            let parts = vec![
+                IndexMap::from([("type".to_string(), Value::String("image".into()))]),
+                IndexMap::from([
+                    ("type".to_string(), Value::String("text".into())),
+                    ("text".to_string(), Value::String(text)),
+                ]),
+            ];
+            IndexMap::from([
+                ("role".to_string(), Either::Left("user".to_string())),
+                ("content".to_string(), Either::Right(parts)),
+            ])
+        }
+    }
+}

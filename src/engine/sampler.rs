@@ -1,0 +1,184 @@
+//! vchat's own sampler, run as a mistral.rs logits processor.
+//!
+//! mistral.rs 0.8.1 samples with one RNG shared by every request and seeded once, so a user's
+//! seed cannot be honoured through it. vchat therefore samples itself: the processor draws the
+//! next token with a per-answer seeded RNG (temperature → top-k → top-p → min-p, the order
+//! transformers applies them in) and masks every other token, so mistral.rs's greedy pick
+//! returns exactly that token. Repetition penalty stays with mistral.rs, which applies it to
+//! the logits before this processor sees them.
+//!
+//! The processor runs once per generated token, so it also counts tokens and timestamps the
+//! first and last one: exact statistics, whatever the detokenizer holds back.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use mistralrs::{CustomLogitsProcessor, Tensor};
+
+use crate::rng::SplitMix64;
+use crate::settings::SamplingSettings;
+
+/// Token count and timing of one answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenTiming {
+    pub tokens: usize,
+    pub first: Option<Instant>,
+    pub last: Option<Instant>,
+}
+
+/// The parameters that shape the distribution (greedy when `None`).
+#[derive(Debug, Clone)]
+struct Distribution {
+    temperature: f64,
+    top_k: usize,
+    top_p: f64,
+    min_p: f64,
+}
+
+/// Samples (or, when greedy, only observes) each generated token.
+pub struct VchatSampler {
+    distribution: Option<Distribution>,
+    rng: Mutex<SplitMix64>,
+    timing: Mutex<TokenTiming>,
+}
+
+impl VchatSampler {
+    /// A sampler for `settings`, seeded with `seed` when sampling.
+    pub fn new(settings: &SamplingSettings, seed: u64) -> Self {
+        let distribution = (!settings.is_greedy()).then(|| Distribution {
+            temperature: settings.temperature,
+            top_k: settings.top_k,
+            top_p: settings.top_p,
+            min_p: settings.min_p,
+        });
+        Self {
+            distribution,
+            rng: Mutex::new(SplitMix64::new(seed)),
+            timing: Mutex::new(TokenTiming::default()),
+        }
+    }
+
+    pub fn timing(&self) -> TokenTiming {
+        *self.timing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn record_token(&self) {
+        let now = Instant::now();
+        let mut t = self.timing.lock().unwrap_or_else(|p| p.into_inner());
+        t.tokens += 1;
+        t.first.get_or_insert(now);
+        t.last = Some(now);
+    }
+}
+
+impl CustomLogitsProcessor for VchatSampler {
+    fn apply(&self, logits: &Tensor, _context: &[u32]) -> mistralrs::Result<Tensor> {
+        self.record_token();
+        let Some(distribution) = &self.distribution else {
+            return Ok(logits.clone());
+        };
+        let values: Vec<f32> = logits.to_dtype(mistralrs::DType::F32)?.to_vec1()?;
+        let draw = self
+            .rng
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next_f64();
+        let chosen = sample(&values, distribution, draw);
+        let mut masked = vec![f32::NEG_INFINITY; values.len()];
+        masked[chosen] = 0.0;
+        Tensor::from_vec(masked, values.len(), logits.device())?.to_dtype(logits.dtype())
+    }
+}
+
+/// Picks a token index from `logits` given a uniform draw in [0, 1).
+fn sample(logits: &[f32], d: &Distribution, draw: f64) -> usize {
+    let mut candidates: Vec<(usize, f64)> = logits
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.is_finite())
+        .map(|(i, &l)| (i, l as f64 / d.temperature))
+        .collect();
+    if candidates.is_empty() {
+        return 0;
+    }
+    candidates.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if d.top_k > 0 {
+        candidates.truncate(d.top_k);
+    }
+    // Softmax over what is left (shifted by the maximum for stability).
+    let max = candidates[0].1;
+    let mut probs: Vec<(usize, f64)> = candidates
+        .iter()
+        .map(|&(i, l)| (i, (l - max).exp()))
+        .collect();
+    normalise(&mut probs);
+    if d.top_p < 1.0 {
+        let mut cumulative = 0.0;
+        let keep = probs
+            .iter()
+            .position(|&(_, p)| {
+                cumulative += p;
+                cumulative >= d.top_p
+            })
+            .map_or(probs.len(), |i| i + 1);
+        probs.truncate(keep);
+        normalise(&mut probs);
+    }
+    if d.min_p > 0.0 {
+        let threshold = probs[0].1 * d.min_p;
+        probs.retain(|&(_, p)| p >= threshold);
+        normalise(&mut probs);
+    }
+    let mut cumulative = 0.0;
+    for &(index, p) in &probs {
+        cumulative += p;
+        if draw < cumulative {
+            return index;
+        }
+    }
+    probs.last().map_or(0, |&(i, _)| i)
+}
+
+fn normalise(probs: &mut [(usize, f64)]) {
+    let total: f64 = probs.iter().map(|(_, p)| p).sum();
+    if total > 0.0 {
+        probs.iter_mut().for_each(|(_, p)| *p /= total);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dist(top_k: usize, top_p: f64, min_p: f64) -> Distribution {
+        Distribution {
+            temperature: 1.0,
+            top_k,
+            top_p,
+            min_p,
+        }
+    }
+
+    #[test]
+    fn top_k_one_is_argmax_whatever_the_draw() {
+        let logits = [0.1, 3.0, 2.0, -1.0];
+        for draw in [0.0, 0.5, 0.999] {
+            assert_eq!(sample(&logits, &dist(1, 1.0, 0.0), draw), 1);
+        }
+    }
+
+    #[test]
+    fn top_p_keeps_the_smallest_nucleus() {
+        // probabilities ≈ 0.665, 0.245, 0.090: top_p 0.6 keeps only the first.
+        let logits = [2.0, 1.0, 0.0];
+        assert_eq!(sample(&logits, &dist(0, 0.6, 0.0), 0.99), 0);
+        assert_eq!(sample(&logits, &dist(0, 1.0, 0.0), 0.99), 2);
+    }
+
+    #[test]
+    fn min_p_drops_unlikely_tokens() {
+        let logits = [2.0, 1.0, 0.0];
+        // 0.090 < 0.2 × 0.665: the last token is gone, so a high draw lands on the second.
+        assert_eq!(sample(&logits, &dist(0, 1.0, 0.2), 0.99), 1);
+    }
+}

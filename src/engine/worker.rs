@@ -1,0 +1,350 @@
+//! The background task: loads the model, then serves commands. Each generation runs in its own
+//! task so that a cancel is handled at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use either::Either;
+use mistralrs::{Constraint, NormalRequest, Request, RequestMessage, Response, SamplingParams};
+use tokio::sync::{mpsc, oneshot};
+
+use super::load::{load, LoadedModel};
+use super::prompt::prepare;
+use super::sampler::VchatSampler;
+use super::{Command, EngineEvent, EngineOptions, RequestId};
+use crate::conversation::{AnswerStats, Conversation, FinishReason};
+use crate::settings::SamplingSettings;
+use crate::text::one_line;
+
+type Events = mpsc::UnboundedSender<EngineEvent>;
+
+pub async fn run(
+    options: EngineOptions,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: Events,
+) {
+    let send = |e: EngineEvent| {
+        let _ = events.send(e);
+    };
+    send(EngineEvent::Loading {
+        request: RequestId::LOAD,
+        stage: format!("loading {}", options.model),
+        fraction: 0.0,
+    });
+    let model = match load(&options).await {
+        Ok(model) => {
+            send(EngineEvent::Loading {
+                request: RequestId::LOAD,
+                stage: "ready".into(),
+                fraction: 1.0,
+            });
+            send(EngineEvent::Ready {
+                request: RequestId::LOAD,
+                info: model.info.clone(),
+            });
+            model
+        }
+        Err(e) => {
+            let message = one_line(&e.to_string());
+            tracing::error!("model load failed: {e}");
+            send(EngineEvent::LoadFailed {
+                request: RequestId::LOAD,
+                message: message.clone(),
+            });
+            refuse_everything(commands, events, message).await;
+            return;
+        }
+    };
+
+    let mut running: HashMap<RequestId, oneshot::Sender<()>> = HashMap::new();
+    while let Some(command) = commands.recv().await {
+        running.retain(|_, cancel| !cancel.is_closed());
+        match command {
+            Command::Generate {
+                request,
+                conversation,
+                settings,
+            } => {
+                let (cancel_tx, cancel_rx) = oneshot::channel();
+                running.insert(request, cancel_tx);
+                tokio::spawn(generate(
+                    model.clone(),
+                    request,
+                    conversation,
+                    settings,
+                    cancel_rx,
+                    events.clone(),
+                ));
+            }
+            Command::Cancel(request) => {
+                if let Some(cancel) = running.remove(&request) {
+                    let _ = cancel.send(());
+                }
+            }
+            Command::RenderPrompt {
+                request,
+                conversation,
+                add_generation_prompt,
+            } => {
+                let event = match render_prompt(&model, &conversation, add_generation_prompt).await
+                {
+                    Ok(text) => EngineEvent::Prompt { request, text },
+                    Err(message) => EngineEvent::Error { request, message },
+                };
+                send(event);
+            }
+        }
+    }
+}
+
+/// After a failed load, every request gets the load error.
+async fn refuse_everything(
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: Events,
+    message: String,
+) {
+    while let Some(command) = commands.recv().await {
+        let request = match command {
+            Command::Generate { request, .. } | Command::RenderPrompt { request, .. } => request,
+            Command::Cancel(_) => continue,
+        };
+        let _ = events.send(EngineEvent::Error {
+            request,
+            message: format!("no model loaded: {message}"),
+        });
+    }
+}
+
+/// Runs one generation, streaming its tokens as events.
+async fn generate(
+    model: Arc<LoadedModel>,
+    request: RequestId,
+    conversation: Conversation,
+    settings: SamplingSettings,
+    mut cancel: oneshot::Receiver<()>,
+    events: Events,
+) {
+    let started = Instant::now();
+    let seed = settings.seed.unwrap_or_else(fresh_seed);
+    let sampler = Arc::new(VchatSampler::new(&settings, seed));
+    let send_error = |message: String| {
+        let _ = events.send(EngineEvent::Error { request, message });
+    };
+
+    let mut responses = match send_request(&model, &conversation, &settings, sampler.clone()).await
+    {
+        Ok(rx) => rx,
+        Err(message) => return send_error(message),
+    };
+
+    let mut chunks = 0usize;
+    let mut finish = None;
+    loop {
+        let response = tokio::select! {
+            _ = &mut cancel => {
+                // Dropping the receiver makes mistral.rs stop this sequence at its next token.
+                drop(responses);
+                finish = Some(FinishReason::Cancelled);
+                break;
+            }
+            response = responses.recv() => response,
+        };
+        let Some(response) = response else { break };
+        match response {
+            Response::Chunk(chunk) => {
+                for choice in chunk.choices {
+                    if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
+                        chunks += 1;
+                        let _ = events.send(EngineEvent::Token { request, text });
+                    }
+                    if let Some(reason) = choice.finish_reason {
+                        finish = Some(map_finish(&reason));
+                    }
+                }
+            }
+            Response::Done(done) => {
+                for choice in done.choices {
+                    if let Some(text) = choice.message.content.filter(|t| !t.is_empty()) {
+                        chunks += 1;
+                        let _ = events.send(EngineEvent::Token { request, text });
+                    }
+                    finish = Some(map_finish(&choice.finish_reason));
+                }
+            }
+            Response::ModelError(message, _) => return send_error(one_line(&message)),
+            Response::InternalError(e) | Response::ValidationError(e) => {
+                return send_error(one_line(&e.to_string()))
+            }
+            other => {
+                tracing::warn!(
+                    "unexpected response kind: {:?}",
+                    std::mem::discriminant(&other)
+                );
+            }
+        }
+    }
+
+    let timing = sampler.timing();
+    if chunks == 0 && timing.tokens == 0 && finish != Some(FinishReason::Cancelled) {
+        return send_error(
+            "the engine stopped without answering (details in the log file)".to_string(),
+        );
+    }
+    let finish = finish.unwrap_or(if timing.tokens >= settings.max_new_tokens {
+        FinishReason::Length
+    } else {
+        FinishReason::Stop
+    });
+    let time_to_first_token = timing
+        .first
+        .map_or(Duration::ZERO, |first| first.duration_since(started));
+    let decode_time = match (timing.first, timing.last) {
+        (Some(first), Some(last)) => last.duration_since(first).as_secs_f64(),
+        _ => 0.0,
+    };
+    let tokens_per_second = if timing.tokens > 1 && decode_time > 0.0 {
+        (timing.tokens - 1) as f64 / decode_time
+    } else {
+        0.0
+    };
+    let stats = AnswerStats {
+        finish,
+        tokens: timing.tokens,
+        time_to_first_token,
+        tokens_per_second,
+        seed: (!settings.is_greedy()).then_some(seed),
+    };
+    let _ = events.send(EngineEvent::Done { request, stats });
+}
+
+async fn send_request(
+    model: &LoadedModel,
+    conversation: &Conversation,
+    settings: &SamplingSettings,
+    sampler: Arc<VchatSampler>,
+) -> Result<mpsc::Receiver<Response>, String> {
+    let runner = model.model.inner();
+    let config = runner.config(None).map_err(|e| one_line(&e))?;
+    let prompt = prepare(model.style, conversation, &config.category);
+    let messages = if prompt.images.is_empty() {
+        RequestMessage::Chat {
+            messages: prompt.messages,
+            enable_thinking: None,
+            reasoning_effort: None,
+        }
+    } else {
+        RequestMessage::MultimodalChat {
+            images: prompt.images,
+            audios: Vec::new(),
+            videos: Vec::new(),
+            messages: prompt.messages,
+            enable_thinking: None,
+            reasoning_effort: None,
+        }
+    };
+    let (tx, rx) = mpsc::channel(64);
+    let request = Request::Normal(Box::new(NormalRequest {
+        messages,
+        sampling_params: sampling_params(settings),
+        response: tx,
+        return_logprobs: false,
+        is_streaming: true,
+        id: 0,
+        constraint: Constraint::None,
+        suffix: None,
+        tools: None,
+        tool_choice: None,
+        logits_processors: Some(vec![sampler]),
+        return_raw_logits: false,
+        web_search_options: None,
+        model_id: None,
+        truncate_sequence: false,
+    }));
+    runner
+        .get_sender(None)
+        .map_err(|e| one_line(&e.to_string()))?
+        .send(request)
+        .await
+        .map_err(|_| "the engine has stopped".to_string())?;
+    Ok(rx)
+}
+
+/// mistral.rs always picks greedily here (temperature unset); the sampling itself happens in
+/// [`VchatSampler`]. Only the length limit and the repetition penalty are left to mistral.rs.
+fn sampling_params(settings: &SamplingSettings) -> SamplingParams {
+    let mut params = SamplingParams::deterministic();
+    params.max_len = Some(settings.max_new_tokens);
+    if settings.repetition_penalty != 1.0 {
+        params.repetition_penalty = Some(settings.repetition_penalty);
+    }
+    params
+}
+
+fn map_finish(reason: &str) -> FinishReason {
+    match reason {
+        "length" => FinishReason::Length,
+        "canceled" | "cancelled" => FinishReason::Cancelled,
+        _ => FinishReason::Stop,
+    }
+}
+
+/// A seed for an answer whose settings leave it random.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}
+
+/// The conversation as the model sees it: chat template applied, tokenized the way a request
+/// is, and decoded back with special tokens kept visible.
+async fn render_prompt(
+    model: &LoadedModel,
+    conversation: &Conversation,
+    add_generation_prompt: bool,
+) -> Result<String, String> {
+    let runner = model.model.inner();
+    let config = runner.config(None).map_err(|e| one_line(&e))?;
+    let prompt = prepare(model.style, conversation, &config.category);
+    let sender = runner
+        .get_sender(None)
+        .map_err(|e| one_line(&e.to_string()))?;
+
+    let (tx, mut rx) = mpsc::channel(1);
+    sender
+        .send(Request::Tokenize(mistralrs_core::TokenizationRequest {
+            text: Either::Left(prompt.messages),
+            tools: None,
+            add_generation_prompt,
+            add_special_tokens: true,
+            enable_thinking: None,
+            reasoning_effort: None,
+            response: tx,
+        }))
+        .await
+        .map_err(|_| "the engine has stopped".to_string())?;
+    let tokens = rx
+        .recv()
+        .await
+        .ok_or("the engine has stopped")?
+        .map_err(|e| one_line(&e.to_string()))?;
+
+    let (tx, mut rx) = mpsc::channel(1);
+    sender
+        .send(Request::Detokenize(mistralrs_core::DetokenizationRequest {
+            tokens,
+            skip_special_tokens: false,
+            response: tx,
+        }))
+        .await
+        .map_err(|_| "the engine has stopped".to_string())?;
+    rx.recv()
+        .await
+        .ok_or("the engine has stopped")?
+        .map_err(|e| one_line(&e.to_string()))
+}

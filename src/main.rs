@@ -1,0 +1,66 @@
+//! vchat's entry point: parse the command line, send logs to a file, run the chosen mode.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vchat::cli::{Cli, Command, TinySize};
+use vchat::oneshot::{self, Exit};
+use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec, TokenizerFlavour};
+use vchat::{logging, paths};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log_path = paths::log_file();
+    if let Err(e) = logging::init(&log_path) {
+        eprintln!(
+            "vchat: warning: cannot write the log file {}: {e}",
+            log_path.display()
+        );
+    }
+    logging::install_panic_hook(&log_path);
+
+    let result = match cli.command {
+        Some(Command::MakeTinyModel(args)) => make_tiny_model(args),
+        None => run_chat(cli.chat),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(exit) => {
+            if !exit.message.is_empty() {
+                eprintln!("vchat: error: {}", exit.message);
+            }
+            ExitCode::from(u8::try_from(exit.code).unwrap_or(1))
+        }
+    }
+}
+
+fn run_chat(args: vchat::cli::ChatArgs) -> Result<(), Exit> {
+    if args.prompt.is_empty() {
+        return Err(Exit::new(
+            Exit::USAGE,
+            "no --prompt given; try: vchat --image photo.jpg --prompt \"Describe the image\"",
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Exit::new(1, format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(oneshot::run(&args, paths::cache_dir()));
+    // mistral.rs's engine thread never ends by itself: do not wait for it.
+    runtime.shutdown_background();
+    result
+}
+
+fn make_tiny_model(args: vchat::cli::MakeTinyModelArgs) -> Result<(), Exit> {
+    let mut spec = match args.size {
+        TinySize::Tiny => TinyLlavaSpec::tiny(),
+        TinySize::Large => TinyLlavaSpec::large(),
+    };
+    spec.seed = args.seed;
+    if args.extended_tokenizer {
+        spec.tokenizer = TokenizerFlavour::Extended;
+    }
+    write_tiny_llava(&args.dir, &spec).map_err(|e| Exit::new(1, format!("{e:#}")))?;
+    println!("wrote a random LLaVA-1.5 to {}", args.dir.display());
+    Ok(())
+}

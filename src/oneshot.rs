@@ -1,0 +1,231 @@
+//! One-shot mode: `vchat --image IMG --prompt "…"` prints the answer (and each follow-up's) to
+//! stdout and exits. For pipes, scripts and quick questions over SSH.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use crate::cli::ChatArgs;
+use crate::conversation::{AssistantTurn, ChatImage, Conversation};
+use crate::engine::{DeviceChoice, Engine, EngineEvent, EngineOptions, ModelInfo, RequestId};
+use crate::media::{self, MediaOptions};
+use crate::settings::SamplingSettings;
+use crate::text::{one_line, sanitize};
+
+/// A failure that ends the program: a one-line message and an exit code.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Exit {
+    /// Invalid command-line values.
+    pub const USAGE: i32 = 2;
+    /// The image could not be used.
+    pub const IMAGE: i32 = 3;
+    /// The model could not be loaded.
+    pub const MODEL: i32 = 4;
+    /// Generation failed.
+    pub const GENERATION: i32 = 5;
+    /// Stopped by Ctrl-C.
+    pub const INTERRUPTED: i32 = 130;
+
+    pub fn new(code: i32, message: impl AsRef<str>) -> Self {
+        Self {
+            code,
+            message: one_line(message.as_ref()),
+        }
+    }
+}
+
+/// Runs the one-shot chat described by `args`.
+pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), Exit> {
+    let settings = args
+        .sampling_settings()
+        .map_err(|e| Exit::new(Exit::USAGE, e.to_string()))?;
+    let media_options = MediaOptions {
+        fetch_timeout: Duration::from_secs_f64(args.fetch_timeout),
+        ..MediaOptions::default()
+    };
+    // The image first: a wrong path should not cost a model load.
+    let image = match &args.image {
+        Some(source) => Some(
+            media::load_image(source, &media_options)
+                .await
+                .map_err(|e| Exit::new(Exit::IMAGE, e.to_string()))?,
+        ),
+        None => None,
+    };
+
+    let mut options = EngineOptions::new(&args.model, cache_dir);
+    options.isq = args.isq;
+    options.dtype = args.dtype;
+    options.offline |= args.offline;
+    if args.cpu {
+        options.device = DeviceChoice::Cpu;
+    }
+    let (engine, mut events) = Engine::start(options);
+
+    let stdout_is_terminal = std::io::stdout().is_terminal();
+    if let (Some(image), true, false) = (&image, stdout_is_terminal, args.no_image) {
+        print_image(image);
+    }
+
+    let info = wait_until_ready(&mut events).await?;
+    if args.stats {
+        eprintln!(
+            "[model] {} · {} · {} · {} · quantization {}",
+            sanitize(&info.model),
+            info.architecture,
+            info.device,
+            info.dtype,
+            info.quantization
+        );
+    }
+
+    let mut conversation = Conversation {
+        system_prompt: args.system.clone(),
+        turns: Vec::new(),
+    };
+    let mut out = std::io::stdout().lock();
+    for (index, prompt) in args.prompt.iter().enumerate() {
+        if index > 0 {
+            write_out(&mut out, "\n")?;
+        }
+        let turn_image = if index == 0 { image.clone() } else { None };
+        conversation.push_user(prompt.clone(), turn_image);
+        let answer =
+            stream_answer(&engine, &mut events, &conversation, &settings, &mut out).await?;
+        write_out(&mut out, "\n")?;
+        if args.stats {
+            if let Some(stats) = &answer.stats {
+                eprintln!("[answer {}] {}", index + 1, stats.summary());
+            }
+        }
+        let stopped = answer
+            .stats
+            .as_ref()
+            .is_some_and(|s| s.finish == crate::conversation::FinishReason::Cancelled);
+        conversation.push_assistant(answer);
+        if stopped {
+            return Err(Exit::new(Exit::INTERRUPTED, "stopped by Ctrl-C"));
+        }
+    }
+
+    if args.show_prompt {
+        let request = engine.render_prompt(&conversation, false);
+        let text = wait_for_prompt(&mut events, request).await?;
+        write_out(
+            &mut out,
+            &format!(
+                "\n--- the conversation as the model sees it ---\n{}\n",
+                sanitize(&text)
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+async fn wait_until_ready(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+) -> Result<ModelInfo, Exit> {
+    while let Some(event) = events.recv().await {
+        match event {
+            EngineEvent::Ready { info, .. } => return Ok(info),
+            EngineEvent::LoadFailed { message, .. } => return Err(Exit::new(Exit::MODEL, message)),
+            EngineEvent::Loading { stage, .. } => tracing::info!("loading: {stage}"),
+            _ => {}
+        }
+    }
+    Err(Exit::new(Exit::MODEL, "the engine stopped while loading"))
+}
+
+/// Streams one answer to `out`; Ctrl-C stops it and keeps the partial text.
+async fn stream_answer(
+    engine: &Engine,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+    conversation: &Conversation,
+    settings: &SamplingSettings,
+    out: &mut impl Write,
+) -> Result<AssistantTurn, Exit> {
+    let request = engine.generate(conversation, settings);
+    let mut text = String::new();
+    let mut interrupted = false;
+    loop {
+        let event = tokio::select! {
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                engine.cancel(request);
+                continue;
+            }
+            event = events.recv() => event,
+        };
+        let Some(event) = event else {
+            return Err(Exit::new(Exit::GENERATION, "the engine stopped"));
+        };
+        if event.request() != request {
+            continue;
+        }
+        match event {
+            EngineEvent::Token { text: piece, .. } => {
+                text.push_str(&piece);
+                if let Err(e) = write_out(out, &sanitize(&piece)) {
+                    engine.cancel(request);
+                    return Err(e);
+                }
+            }
+            EngineEvent::Done { stats, .. } => {
+                return Ok(AssistantTurn {
+                    text,
+                    settings: settings.clone(),
+                    stats: Some(stats),
+                })
+            }
+            EngineEvent::Error { message, .. } => return Err(Exit::new(Exit::GENERATION, message)),
+            _ => {}
+        }
+    }
+}
+
+async fn wait_for_prompt(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+    request: RequestId,
+) -> Result<String, Exit> {
+    while let Some(event) = events.recv().await {
+        match event {
+            EngineEvent::Prompt { request: r, text } if r == request => return Ok(text),
+            EngineEvent::Error {
+                request: r,
+                message,
+            } if r == request => return Err(Exit::new(Exit::GENERATION, message)),
+            _ => {}
+        }
+    }
+    Err(Exit::new(Exit::GENERATION, "the engine stopped"))
+}
+
+/// Writes and flushes; a closed pipe (`vchat … | head -1`) ends the program quietly.
+fn write_out(out: &mut impl Write, text: &str) -> Result<(), Exit> {
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Exit::new(0, "")),
+        Err(e) => Err(Exit::new(
+            Exit::GENERATION,
+            format!("cannot write the answer: {e}"),
+        )),
+    }
+}
+
+/// Shows the image in the terminal with viuer (half-blocks, or kitty/iTerm/sixel when the
+/// terminal has them), at most 60 columns wide.
+fn print_image(image: &ChatImage) {
+    let (columns, _) = viuer::terminal_size();
+    let config = viuer::Config {
+        width: Some(u32::from(columns).clamp(10, 60)),
+        absolute_offset: false,
+        ..viuer::Config::default()
+    };
+    if let Err(e) = viuer::print(&image.pixels, &config) {
+        tracing::warn!("cannot print the image: {e}");
+    }
+}

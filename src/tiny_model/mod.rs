@@ -1,0 +1,176 @@
+//! Writes a randomly initialised LLaVA-1.5 in the llava-hf layout, so that vchat (and its tests)
+//! can run the real mistral.rs loading and generation path without downloading weights.
+//!
+//! The same seed always gives the same files, byte for byte.
+
+mod tokenizer;
+mod weights;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+pub use tokenizer::TokenizerFlavour;
+
+/// Sizes of the model to write.
+#[derive(Debug, Clone)]
+pub struct TinyLlavaSpec {
+    pub text_hidden: usize,
+    pub text_layers: usize,
+    pub text_heads: usize,
+    pub text_kv_heads: usize,
+    pub text_intermediate: usize,
+    pub vision_hidden: usize,
+    pub vision_layers: usize,
+    pub vision_heads: usize,
+    pub vision_intermediate: usize,
+    /// Side of the square image the vision tower sees; 336 gives LLaVA-1.5's 576 image tokens.
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub tokenizer: TokenizerFlavour,
+    pub seed: u64,
+}
+
+impl TinyLlavaSpec {
+    /// The tiny model the tests use: loads in milliseconds, generates thousands of tokens/s.
+    pub fn tiny() -> Self {
+        Self {
+            text_hidden: 64,
+            text_layers: 2,
+            text_heads: 4,
+            text_kv_heads: 2,
+            text_intermediate: 128,
+            vision_hidden: 32,
+            vision_layers: 2,
+            vision_heads: 2,
+            vision_intermediate: 64,
+            image_size: 336,
+            patch_size: 14,
+            tokenizer: TokenizerFlavour::Small,
+            seed: 1234,
+        }
+    }
+
+    /// A larger random model where compute dominates, for benchmarks (about 108M parameters).
+    pub fn large() -> Self {
+        Self {
+            text_hidden: 1024,
+            text_layers: 8,
+            text_heads: 16,
+            text_kv_heads: 16,
+            text_intermediate: 2816,
+            vision_hidden: 256,
+            vision_layers: 4,
+            vision_heads: 4,
+            vision_intermediate: 1024,
+            ..Self::tiny()
+        }
+    }
+}
+
+/// Writes the model files into `dir` (created if missing).
+pub fn write_tiny_llava(dir: &Path, spec: &TinyLlavaSpec) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let vocab = tokenizer::build(spec.tokenizer);
+    let write = |name: &str, value: &serde_json::Value| -> Result<()> {
+        let text = serde_json::to_string_pretty(value)?;
+        std::fs::write(dir.join(name), text).with_context(|| format!("cannot write {name}"))
+    };
+
+    write("tokenizer.json", &vocab.tokenizer_json)?;
+    write("tokenizer_config.json", &tokenizer::tokenizer_config())?;
+    write(
+        "chat_template.json",
+        &json!({ "chat_template": tokenizer::LLAVA_HF_CHAT_TEMPLATE }),
+    )?;
+    write(
+        "special_tokens_map.json",
+        &json!({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}),
+    )?;
+    write("config.json", &config_json(spec, &vocab))?;
+    write(
+        "generation_config.json",
+        &json!({"bos_token_id": vocab.bos_id, "eos_token_id": vocab.eos_id, "pad_token_id": vocab.pad_id}),
+    )?;
+    write("preprocessor_config.json", &preprocessor_config(spec))?;
+    write(
+        "processor_config.json",
+        &json!({
+            "image_token": "<image>",
+            "num_additional_image_tokens": 1,
+            "patch_size": spec.patch_size,
+            "processor_class": "LlavaProcessor",
+            "vision_feature_select_strategy": "default"
+        }),
+    )?;
+    weights::write(&dir.join("model.safetensors"), spec, &vocab)
+}
+
+fn config_json(spec: &TinyLlavaSpec, vocab: &tokenizer::Vocab) -> serde_json::Value {
+    json!({
+        "architectures": ["LlavaForConditionalGeneration"],
+        "model_type": "llava",
+        "ignore_index": -100,
+        "image_token_index": vocab.image_id,
+        "image_seq_length": (spec.image_size / spec.patch_size).pow(2),
+        "pad_token_id": vocab.pad_id,
+        "projector_hidden_act": "gelu",
+        "vision_feature_layer": -2,
+        "vision_feature_select_strategy": "default",
+        "tie_word_embeddings": false,
+        "torch_dtype": "float32",
+        "vocab_size": vocab.vocab_size,
+        "text_config": {
+            "model_type": "llama",
+            "architectures": ["LlamaForCausalLM"],
+            "hidden_size": spec.text_hidden,
+            "intermediate_size": spec.text_intermediate,
+            "num_hidden_layers": spec.text_layers,
+            "num_attention_heads": spec.text_heads,
+            "num_key_value_heads": spec.text_kv_heads,
+            "vocab_size": vocab.vocab_size,
+            "max_position_embeddings": 4096,
+            "rms_norm_eps": 1e-5,
+            "rope_theta": 10000.0,
+            "hidden_act": "silu",
+            "tie_word_embeddings": false,
+            "bos_token_id": vocab.bos_id,
+            "eos_token_id": vocab.eos_id,
+            "pad_token_id": vocab.pad_id,
+            "torch_dtype": "float32"
+        },
+        "vision_config": {
+            "model_type": "clip_vision_model",
+            "hidden_size": spec.vision_hidden,
+            "intermediate_size": spec.vision_intermediate,
+            "num_hidden_layers": spec.vision_layers,
+            "num_attention_heads": spec.vision_heads,
+            "image_size": spec.image_size,
+            "patch_size": spec.patch_size,
+            "num_channels": 3,
+            "hidden_act": "quick_gelu",
+            "layer_norm_eps": 1e-5,
+            "projection_dim": spec.text_hidden,
+            "vocab_size": 32000
+        }
+    })
+}
+
+fn preprocessor_config(spec: &TinyLlavaSpec) -> serde_json::Value {
+    json!({
+        "crop_size": {"height": spec.image_size, "width": spec.image_size},
+        "do_center_crop": true,
+        "do_convert_rgb": true,
+        "do_normalize": true,
+        "do_rescale": true,
+        "do_resize": true,
+        "image_mean": [0.48145466, 0.4578275, 0.40821073],
+        "image_std": [0.26862954, 0.26130258, 0.27577711],
+        "image_processor_type": "CLIPImageProcessor",
+        "processor_class": "LlavaProcessor",
+        "resample": 3,
+        "rescale_factor": 0.00392156862745098,
+        "size": {"shortest_edge": spec.image_size}
+    })
+}

@@ -1,0 +1,141 @@
+//! Fixtures shared by the integration tests: the tiny model (generated once per test binary by
+//! the project's own generator), test images, and helpers to drive the engine.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use image::{DynamicImage, Rgb, RgbImage};
+use tokio::sync::mpsc::UnboundedReceiver;
+use vchat::conversation::{AnswerStats, ChatImage};
+use vchat::engine::{
+    DeviceChoice, DtypeChoice, Engine, EngineEvent, EngineOptions, IsqChoice, ModelInfo, RequestId,
+};
+use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
+
+/// A folder that lives as long as the test binary.
+pub fn scratch_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
+        .path()
+}
+
+/// The tiny LLaVA-1.5, written once per test binary.
+pub fn tiny_model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = scratch_dir().join("tiny-llava");
+        write_tiny_llava(&dir, &TinyLlavaSpec::tiny()).expect("write tiny model");
+        dir
+    })
+}
+
+/// A square test image with a pattern that depends on `variant`.
+pub fn test_image(variant: u8) -> DynamicImage {
+    let img = RgbImage::from_fn(336, 336, |x, y| {
+        let v = variant as u32;
+        Rgb([
+            ((x * (v + 1)) % 256) as u8,
+            ((y * (v + 2)) % 256) as u8,
+            (((x + y) * (v + 3)) % 256) as u8,
+        ])
+    });
+    DynamicImage::ImageRgb8(img)
+}
+
+/// The test image as a chat attachment.
+pub fn chat_image(variant: u8) -> ChatImage {
+    ChatImage {
+        label: format!("pattern-{variant}.png"),
+        pixels: Arc::new(test_image(variant)),
+    }
+}
+
+/// The test image written as a PNG file.
+pub fn test_png(variant: u8) -> PathBuf {
+    let path = scratch_dir().join(format!("pattern-{variant}.png"));
+    if !path.exists() {
+        test_image(variant).save(&path).expect("write png");
+    }
+    path
+}
+
+/// Engine options for the tiny model on CPU at F32, offline.
+pub fn tiny_options(model: &Path) -> EngineOptions {
+    let mut options = EngineOptions::new(model.display().to_string(), scratch_dir().join("cache"));
+    options.device = DeviceChoice::Cpu;
+    options.dtype = DtypeChoice::F32;
+    options.isq = IsqChoice::None;
+    options.offline = true;
+    options
+}
+
+/// Starts the engine and waits for the model.
+pub async fn ready_engine(
+    options: EngineOptions,
+) -> (Engine, UnboundedReceiver<EngineEvent>, ModelInfo) {
+    let (engine, mut events) = Engine::start(options);
+    loop {
+        match events.recv().await.expect("engine events") {
+            EngineEvent::Ready { info, .. } => return (engine, events, info),
+            EngineEvent::LoadFailed { message, .. } => panic!("load failed: {message}"),
+            _ => {}
+        }
+    }
+}
+
+/// The outcome of one request.
+#[derive(Debug)]
+pub struct Answer {
+    pub text: String,
+    pub tokens_events: usize,
+    pub stats: AnswerStats,
+}
+
+/// Collects the answer to `request`; panics on an engine error.
+pub async fn collect(events: &mut UnboundedReceiver<EngineEvent>, request: RequestId) -> Answer {
+    let mut text = String::new();
+    let mut tokens_events = 0;
+    loop {
+        match events.recv().await.expect("engine events") {
+            EngineEvent::Token {
+                request: r,
+                text: t,
+            } if r == request => {
+                tokens_events += 1;
+                text.push_str(&t);
+            }
+            EngineEvent::Done { request: r, stats } if r == request => {
+                return Answer {
+                    text,
+                    tokens_events,
+                    stats,
+                }
+            }
+            EngineEvent::Error {
+                request: r,
+                message,
+            } if r == request => {
+                panic!("engine error: {message}")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The rendered prompt answering `request`.
+pub async fn prompt_text(
+    events: &mut UnboundedReceiver<EngineEvent>,
+    request: RequestId,
+) -> String {
+    loop {
+        match events.recv().await.expect("engine events") {
+            EngineEvent::Prompt { request: r, text } if r == request => return text,
+            EngineEvent::Error {
+                request: r,
+                message,
+            } if r == request => panic!("{message}"),
+            _ => {}
+        }
+    }
+}
