@@ -110,10 +110,10 @@ fn follow_ups_continue_the_chat_and_show_prompt_prints_it() {
         .expect("prompt section");
     let first = prompt
         .find("USER: <image>\nWhat is in the image? ASSISTANT:")
-        .expect(&out.clone());
+        .unwrap_or_else(|| panic!("{out}"));
     let second = prompt
         .find("USER: What color is it? ASSISTANT:")
-        .expect(&out.clone());
+        .unwrap_or_else(|| panic!("{out}"));
     assert!(first < second);
     let err = stderr(&o);
     assert!(

@@ -45,7 +45,7 @@ pub struct VchatSampler {
 impl VchatSampler {
     /// A sampler for `settings`, seeded with `seed` when sampling.
     pub fn new(settings: &SamplingSettings, seed: u64) -> Self {
-        let distribution = (!settings.is_greedy()).then(|| Distribution {
+        let distribution = (!settings.is_greedy()).then_some(Distribution {
             temperature: settings.temperature,
             top_k: settings.top_k,
             top_p: settings.top_p,

@@ -104,7 +104,23 @@ pub fn write_tiny_llava(dir: &Path, spec: &TinyLlavaSpec) -> Result<()> {
             "vision_feature_select_strategy": "default"
         }),
     )?;
-    weights::write(&dir.join("model.safetensors"), spec, &vocab)
+    weights::write(&dir.join("model.safetensors"), spec, &vocab)?;
+    write_example_image(&dir.join("example.png"), spec.seed)
+}
+
+/// A colourful test picture beside the model, so that a first try needs no image of one's own.
+fn write_example_image(path: &Path, seed: u64) -> Result<()> {
+    let shift = (seed % 7) as u32;
+    let image = image::RgbImage::from_fn(336, 336, |x, y| {
+        image::Rgb([
+            (x * (shift + 1) % 256) as u8,
+            (y * (shift + 2) % 256) as u8,
+            ((x + y) * (shift + 3) % 256) as u8,
+        ])
+    });
+    image
+        .save(path)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn config_json(spec: &TinyLlavaSpec, vocab: &tokenizer::Vocab) -> serde_json::Value {
