@@ -77,7 +77,11 @@ impl CustomLogitsProcessor for VchatSampler {
         let Some(distribution) = &self.distribution else {
             return Ok(logits.clone());
         };
-        let values: Vec<f32> = logits.to_dtype(mistralrs::DType::F32)?.to_vec1()?;
+        // Text-only requests hand over [1, vocab], image requests [vocab]: keep the shape.
+        let values: Vec<f32> = logits
+            .flatten_all()?
+            .to_dtype(mistralrs::DType::F32)?
+            .to_vec1()?;
         let draw = self
             .rng
             .lock()
@@ -86,7 +90,7 @@ impl CustomLogitsProcessor for VchatSampler {
         let chosen = sample(&values, distribution, draw);
         let mut masked = vec![f32::NEG_INFINITY; values.len()];
         masked[chosen] = 0.0;
-        Tensor::from_vec(masked, values.len(), logits.device())?.to_dtype(logits.dtype())
+        Tensor::from_vec(masked, logits.shape(), logits.device())?.to_dtype(logits.dtype())
     }
 }
 
