@@ -132,7 +132,7 @@ async fn cancel_stops_a_long_generation_and_the_engine_goes_on() {
     loop {
         match events.recv().await.expect("events") {
             EngineEvent::Token { request, .. } if request == id => break,
-            EngineEvent::Done { request, stats } if request == id => {
+            EngineEvent::Done { request, stats, .. } if request == id => {
                 panic!("finished before it could be cancelled: {stats:?}")
             }
             _ => {}

@@ -35,6 +35,9 @@ pub enum LoadError {
     Engine { model: String, reason: String },
 }
 
+/// Prefix-cache entries kept (mistral.rs evicts the oldest beyond this).
+const PREFIX_CACHE_ENTRIES: usize = 3;
+
 /// A loaded model and what vchat needs to talk to it.
 pub struct LoadedModel {
     pub model: Model,
@@ -97,6 +100,12 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
         builder = builder.with_isq(isq);
     }
     let style = PromptStyle::for_architecture(architecture.as_deref());
+    if style.prefix_cache_is_correct() {
+        // A follow-up or a regenerate reuses the KV of the turns before it instead of
+        // re-encoding the image and the whole history. A few entries are enough for a chat:
+        // each holds a whole KV cache.
+        builder = builder.with_prefix_cache_n(Some(PREFIX_CACHE_ENTRIES));
+    }
     if let Some(template) = style.template_override() {
         let path = write_template(&options.cache_dir, template).map_err(|e| LoadError::Engine {
             model: options.model.clone(),

@@ -60,6 +60,8 @@ pub enum EngineEvent {
     Done {
         request: RequestId,
         stats: AnswerStats,
+        /// Every generated token id, end-of-sequence included.
+        token_ids: Vec<u32>,
     },
     /// The request failed; one readable line.
     Error { request: RequestId, message: String },

@@ -7,8 +7,9 @@
 //! returns exactly that token. Repetition penalty stays with mistral.rs, which applies it to
 //! the logits before this processor sees them.
 //!
-//! The processor runs once per generated token, so it also counts tokens and timestamps the
-//! first and last one: exact statistics, whatever the detokenizer holds back.
+//! Greedy decoding goes through the same path (the processor takes the argmax), so the
+//! processor knows every generated token id and when the first and last were picked: exact
+//! statistics, whatever the detokenizer holds back.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -18,10 +19,10 @@ use mistralrs::{CustomLogitsProcessor, Tensor};
 use crate::rng::SplitMix64;
 use crate::settings::SamplingSettings;
 
-/// Token count and timing of one answer.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokenTiming {
-    pub tokens: usize,
+/// The tokens of one answer, with the time the first and the last were picked.
+#[derive(Debug, Clone, Default)]
+pub struct TokenLog {
+    pub ids: Vec<u32>,
     pub first: Option<Instant>,
     pub last: Option<Instant>,
 }
@@ -35,11 +36,11 @@ struct Distribution {
     min_p: f64,
 }
 
-/// Samples (or, when greedy, only observes) each generated token.
+/// Picks each generated token (argmax when greedy) and records it.
 pub struct VchatSampler {
     distribution: Option<Distribution>,
     rng: Mutex<SplitMix64>,
-    timing: Mutex<TokenTiming>,
+    log: Mutex<TokenLog>,
 }
 
 impl VchatSampler {
@@ -54,44 +55,62 @@ impl VchatSampler {
         Self {
             distribution,
             rng: Mutex::new(SplitMix64::new(seed)),
-            timing: Mutex::new(TokenTiming::default()),
+            log: Mutex::new(TokenLog::default()),
         }
     }
 
-    pub fn timing(&self) -> TokenTiming {
-        *self.timing.lock().unwrap_or_else(|p| p.into_inner())
+    /// The tokens picked so far.
+    pub fn log(&self) -> TokenLog {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn record_token(&self) {
+    fn record(&self, id: u32) {
         let now = Instant::now();
-        let mut t = self.timing.lock().unwrap_or_else(|p| p.into_inner());
-        t.tokens += 1;
-        t.first.get_or_insert(now);
-        t.last = Some(now);
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.ids.push(id);
+        log.first.get_or_insert(now);
+        log.last = Some(now);
     }
 }
 
 impl CustomLogitsProcessor for VchatSampler {
     fn apply(&self, logits: &Tensor, _context: &[u32]) -> mistralrs::Result<Tensor> {
-        self.record_token();
-        let Some(distribution) = &self.distribution else {
-            return Ok(logits.clone());
-        };
         // Text-only requests hand over [1, vocab], image requests [vocab]: keep the shape.
         let values: Vec<f32> = logits
             .flatten_all()?
             .to_dtype(mistralrs::DType::F32)?
             .to_vec1()?;
-        let draw = self
-            .rng
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .next_f64();
-        let chosen = sample(&values, distribution, draw);
+        let chosen = match &self.distribution {
+            None => argmax(&values),
+            Some(distribution) => {
+                let draw = self
+                    .rng
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .next_f64();
+                sample(&values, distribution, draw)
+            }
+        };
+        self.record(chosen as u32);
         let mut masked = vec![f32::NEG_INFINITY; values.len()];
         masked[chosen] = 0.0;
         Tensor::from_vec(masked, logits.shape(), logits.device())?.to_dtype(logits.dtype())
     }
+}
+
+/// The first index of the largest value, as torch's argmax.
+fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
+        .0
 }
 
 /// Picks a token index from `logits` given a uniform draw in [0, 1).
@@ -161,6 +180,11 @@ mod tests {
             top_p,
             min_p,
         }
+    }
+
+    #[test]
+    fn argmax_takes_the_first_maximum() {
+        assert_eq!(argmax(&[0.5, 2.0, 2.0, f32::NEG_INFINITY]), 1);
     }
 
     #[test]

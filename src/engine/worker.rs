@@ -185,37 +185,41 @@ async fn generate(
         }
     }
 
-    let timing = sampler.timing();
-    if chunks == 0 && timing.tokens == 0 && finish != Some(FinishReason::Cancelled) {
+    let log = sampler.log();
+    if chunks == 0 && log.ids.is_empty() && finish != Some(FinishReason::Cancelled) {
         return send_error(
             "the engine stopped without answering (details in the log file)".to_string(),
         );
     }
-    let finish = finish.unwrap_or(if timing.tokens >= settings.max_new_tokens {
+    let finish = finish.unwrap_or(if log.ids.len() >= settings.max_new_tokens {
         FinishReason::Length
     } else {
         FinishReason::Stop
     });
-    let time_to_first_token = timing
+    let time_to_first_token = log
         .first
         .map_or(Duration::ZERO, |first| first.duration_since(started));
-    let decode_time = match (timing.first, timing.last) {
+    let decode_time = match (log.first, log.last) {
         (Some(first), Some(last)) => last.duration_since(first).as_secs_f64(),
         _ => 0.0,
     };
-    let tokens_per_second = if timing.tokens > 1 && decode_time > 0.0 {
-        (timing.tokens - 1) as f64 / decode_time
+    let tokens_per_second = if log.ids.len() > 1 && decode_time > 0.0 {
+        (log.ids.len() - 1) as f64 / decode_time
     } else {
         0.0
     };
     let stats = AnswerStats {
         finish,
-        tokens: timing.tokens,
+        tokens: log.ids.len(),
         time_to_first_token,
         tokens_per_second,
         seed: (!settings.is_greedy()).then_some(seed),
     };
-    let _ = events.send(EngineEvent::Done { request, stats });
+    let _ = events.send(EngineEvent::Done {
+        request,
+        stats,
+        token_ids: log.ids,
+    });
 }
 
 async fn send_request(
@@ -270,8 +274,9 @@ async fn send_request(
     Ok(rx)
 }
 
-/// mistral.rs always picks greedily here (temperature unset); the sampling itself happens in
-/// [`VchatSampler`]. Only the length limit and the repetition penalty are left to mistral.rs.
+/// mistral.rs always picks greedily here (temperature unset) among the one token that
+/// [`VchatSampler`] leaves. Only the length limit and the repetition penalty are left to
+/// mistral.rs.
 fn sampling_params(settings: &SamplingSettings) -> SamplingParams {
     let mut params = SamplingParams::deterministic();
     params.max_len = Some(settings.max_new_tokens);

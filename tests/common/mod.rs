@@ -88,6 +88,7 @@ pub async fn ready_engine(
 #[derive(Debug)]
 pub struct Answer {
     pub text: String,
+    pub token_ids: Vec<u32>,
     pub tokens_events: usize,
     pub stats: AnswerStats,
 }
@@ -105,9 +106,14 @@ pub async fn collect(events: &mut UnboundedReceiver<EngineEvent>, request: Reque
                 tokens_events += 1;
                 text.push_str(&t);
             }
-            EngineEvent::Done { request: r, stats } if r == request => {
+            EngineEvent::Done {
+                request: r,
+                stats,
+                token_ids,
+            } if r == request => {
                 return Answer {
                     text,
+                    token_ids,
                     tokens_events,
                     stats,
                 }

@@ -1,0 +1,124 @@
+//! vchat's engine against the reference: Hugging Face transformers'
+//! `LlavaForConditionalGeneration` (the stack the article used) on the same weights, image and
+//! prompt, greedy at F32. They must agree token for token, on first turns and on a follow-up
+//! (which vchat answers from its prefix cache).
+//!
+//! The reference runs `reference/llava_reference.py` in the Python environment that
+//! `cargo xtask test` (or `cargo xtask reference`) prepares.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::{json, Value};
+use vchat::conversation::{AssistantTurn, Conversation};
+use vchat::settings::SamplingSettings;
+
+const NEW_TOKENS: usize = 32;
+
+fn reference_python() -> PathBuf {
+    let python = std::env::var_os("VCHAT_REFERENCE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/reference-venv/bin/python")
+        });
+    assert!(
+        python.is_file(),
+        "the reference Python environment is missing ({}): run the tests with `cargo xtask test`, \
+         or prepare it once with `cargo xtask reference`",
+        python.display()
+    );
+    python
+}
+
+/// The chats both stacks answer: two square images × two prompts, and a two-turn chat.
+fn chats() -> Vec<(u8, Vec<&'static str>)> {
+    vec![
+        (0, vec!["Describe the image"]),
+        (0, vec!["What is in this picture?"]),
+        (1, vec!["Describe the image"]),
+        (1, vec!["What is in this picture?"]),
+        (2, vec!["Describe the image", "What color is it?"]),
+    ]
+}
+
+fn transformers_answers() -> Vec<Vec<Value>> {
+    let input: Vec<Value> = chats()
+        .iter()
+        .map(|(image, turns)| {
+            json!({"image": test_png(*image), "turns": turns, "max_new_tokens": NEW_TOKENS})
+        })
+        .collect();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/llava_reference.py");
+    let mut child = Command::new(reference_python())
+        .arg(script)
+        .arg(tiny_model())
+        .env("HF_HUB_OFFLINE", "1")
+        .env("TRANSFORMERS_VERBOSITY", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the reference");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the reference failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("reference JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greedy_answers_match_transformers_token_for_token() {
+    let reference = transformers_answers();
+    let (engine, mut events, _) = ready_engine(tiny_options(tiny_model())).await;
+    let greedy = SamplingSettings {
+        do_sample: false,
+        max_new_tokens: NEW_TOKENS,
+        ..SamplingSettings::default()
+    };
+
+    for ((image, turns), expected_turns) in chats().into_iter().zip(reference) {
+        let mut conversation = Conversation::default();
+        for (index, (question, expected)) in turns.iter().zip(expected_turns).enumerate() {
+            let attachment = (index == 0).then(|| chat_image(image));
+            conversation.push_user(*question, attachment);
+
+            let prompt = prompt_text(&mut events, engine.render_prompt(&conversation, true)).await;
+            let expected_prompt = expected["prompt"].as_str().unwrap();
+            assert_eq!(
+                prompt.strip_prefix("<s>").map(str::trim_start),
+                Some(expected_prompt),
+                "the prompt equals the Hugging Face processor's (image {image}, turn {index})"
+            );
+
+            let answer = collect(&mut events, engine.generate(&conversation, &greedy)).await;
+            let expected_ids: Vec<u32> = expected["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_u64().unwrap() as u32)
+                .collect();
+            assert_eq!(
+                answer.token_ids, expected_ids,
+                "token ids (image {image}, {question:?}, turn {index})"
+            );
+            assert_eq!(answer.text, expected["text"].as_str().unwrap());
+            conversation.push_assistant(AssistantTurn {
+                text: answer.text,
+                settings: greedy.clone(),
+                stats: Some(answer.stats),
+            });
+        }
+    }
+}
