@@ -1,0 +1,278 @@
+//! vchat's benchmark (run it with `bench/run.sh`): time to the first token of a first turn, a
+//! follow-up about the same image and a regenerate, on a larger random LLaVA-1.5 (text hidden
+//! 1024, 8 layers), against plain mistral.rs 0.8.1 (`bench/plain-mistralrs`). Runs are
+//! interleaved (vchat, plain, vchat, plain, …); each figure is a median with its spread. The
+//! table is printed and written to BENCHMARKS.md.
+//!
+//! Usage: bench PLAIN_BINARY RUNS
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use vchat::conversation::{AssistantTurn, ChatImage, Conversation};
+use vchat::engine::{
+    DeviceChoice, DtypeChoice, Engine, EngineEvent, EngineOptions, IsqChoice, RequestId,
+};
+use vchat::settings::SamplingSettings;
+use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
+
+const MAX_TOKENS: usize = 16;
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, plain, runs] = &args[..] else {
+        return Err("usage: bench PLAIN_BINARY RUNS".into());
+    };
+    let runs: usize = runs.parse().map_err(|_| "RUNS must be a number")?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("target/bench-models/llava-1024x8");
+    if !model.join("model.safetensors").is_file() {
+        eprintln!(
+            "bench: writing the 108M-parameter random LLaVA-1.5 to {}",
+            model.display()
+        );
+        write_tiny_llava(&model, &TinyLlavaSpec::large()).map_err(|e| e.to_string())?;
+    }
+    let image_path = model.join("example.png");
+    let image = ChatImage {
+        label: "example.png".into(),
+        pixels: std::sync::Arc::new(image::open(&image_path).map_err(|e| e.to_string())?),
+    };
+
+    let mut first = Vec::new();
+    let mut follow_up = Vec::new();
+    let mut regenerate = Vec::new();
+    let mut plain_first = Vec::new();
+    for run in 0..runs {
+        let (f, u, r) = vchat_turns(&model, &image, run).await?;
+        first.push(f);
+        follow_up.push(u);
+        regenerate.push(r);
+        plain_first.push(plain_first_turn(Path::new(plain), &model, &image_path)?);
+        eprintln!(
+            "bench: run {}/{runs}: vchat first {:.0} ms, follow-up {:.0} ms, regenerate {:.0} ms; plain mistral.rs first {:.0} ms",
+            run + 1,
+            ms(f),
+            ms(u),
+            ms(r),
+            ms(plain_first[run])
+        );
+    }
+
+    let first_m = median(&first);
+    let rows = [
+        Row::new(
+            "follow-up ÷ first turn (vchat)",
+            median(&follow_up) / first_m,
+            0.25,
+        ),
+        Row::new(
+            "regenerate ÷ first turn (vchat)",
+            median(&regenerate) / first_m,
+            0.10,
+        ),
+        Row::new(
+            "first turn: vchat ÷ plain mistral.rs 0.8.1",
+            first_m / median(&plain_first),
+            0.50,
+        ),
+    ];
+    let report = report(
+        &[
+            ("vchat first turn", &first),
+            ("vchat follow-up (same image)", &follow_up),
+            ("vchat regenerate", &regenerate),
+            ("plain mistral.rs 0.8.1 first turn", &plain_first),
+        ],
+        &rows,
+        runs,
+    );
+    println!("{report}");
+    std::fs::write(root.join("BENCHMARKS.md"), report).map_err(|e| e.to_string())?;
+    if rows.iter().all(|r| r.holds()) {
+        Ok(())
+    } else {
+        Err("a goal was missed (see the table)".into())
+    }
+}
+
+/// One vchat run on a fresh engine: first turn, a follow-up, and a regenerate of the follow-up.
+async fn vchat_turns(
+    model: &Path,
+    image: &ChatImage,
+    run: usize,
+) -> Result<(f64, f64, f64), String> {
+    let mut options = EngineOptions::new(
+        model.display().to_string(),
+        std::env::temp_dir().join("vchat-bench"),
+    );
+    options.device = DeviceChoice::Cpu;
+    options.dtype = DtypeChoice::F32;
+    options.isq = IsqChoice::None;
+    options.offline = true;
+    let (engine, mut events) = Engine::start(options);
+    loop {
+        match events.recv().await.ok_or("engine stopped")? {
+            EngineEvent::Ready { .. } => break,
+            EngineEvent::LoadFailed { message, .. } => return Err(message),
+            _ => {}
+        }
+    }
+    let greedy = SamplingSettings {
+        do_sample: false,
+        max_new_tokens: MAX_TOKENS,
+        ..SamplingSettings::default()
+    };
+    let mut conversation = Conversation::default();
+    conversation.push_user(format!("Describe the image ({run})"), Some(image.clone()));
+    let (first, text) =
+        time_to_first_token(&mut events, engine.generate(&conversation, &greedy)).await?;
+    conversation.push_assistant(AssistantTurn {
+        text,
+        settings: greedy.clone(),
+        stats: None,
+    });
+    conversation.push_user("What color is it?", None);
+    let (follow_up, _) =
+        time_to_first_token(&mut events, engine.generate(&conversation, &greedy)).await?;
+    let (regenerate, _) =
+        time_to_first_token(&mut events, engine.generate(&conversation, &greedy)).await?;
+    Ok((first, follow_up, regenerate))
+}
+
+async fn time_to_first_token(
+    events: &mut UnboundedReceiver<EngineEvent>,
+    request: RequestId,
+) -> Result<(f64, String), String> {
+    let mut text = String::new();
+    loop {
+        match events.recv().await.ok_or("engine stopped")? {
+            EngineEvent::Token {
+                request: r,
+                text: t,
+            } if r == request => text.push_str(&t),
+            EngineEvent::Done {
+                request: r, stats, ..
+            } if r == request => return Ok((stats.time_to_first_token.as_secs_f64(), text)),
+            EngineEvent::Error {
+                request: r,
+                message,
+            } if r == request => return Err(message),
+            _ => {}
+        }
+    }
+}
+
+fn plain_first_turn(plain: &Path, model: &Path, image: &Path) -> Result<f64, String> {
+    let output = Command::new(plain)
+        .arg(model)
+        .arg(image)
+        .arg("Describe the image")
+        .arg(MAX_TOKENS.to_string())
+        .arg("1")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", plain.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "plain mistral.rs failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let millis: f64 = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| format!("unexpected output: {text}"))?;
+    Ok(Duration::from_secs_f64(millis / 1000.0).as_secs_f64())
+}
+
+struct Row {
+    name: &'static str,
+    ratio: f64,
+    goal: f64,
+}
+
+impl Row {
+    fn new(name: &'static str, ratio: f64, goal: f64) -> Self {
+        Self { name, ratio, goal }
+    }
+    fn holds(&self) -> bool {
+        self.ratio <= self.goal
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 0 {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
+fn ms(seconds: f64) -> f64 {
+    seconds * 1000.0
+}
+
+fn report(timings: &[(&str, &Vec<f64>)], rows: &[Row], runs: usize) -> String {
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+
+    let mut out = String::from("# Benchmarks\n\n");
+    out += &format!(
+        "Measured {date} on {cpu} ({cores} cores), commit {commit}, by `bench/run.sh`. Random \
+         LLaVA-1.5 with text hidden 1024 × 8 layers and vision hidden 256 × 4 layers (108M \
+         parameters), F32 on CPU, one 336 × 336 PNG, greedy, {MAX_TOKENS} new tokens; {runs} \
+         interleaved runs, a fresh engine for each vchat run. Time to first token is vchat's \
+         (request → first token picked) and, for plain mistral.rs, request → first streamed \
+         chunk. Absolute times on a shared 2-core machine are noise; the ratios are the result.\n\n"
+    );
+    out += "## Time to first token\n\n| what | median | spread (min – max) |\n|---|---|---|\n";
+    for (name, values) in timings {
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(0.0, f64::max);
+        out += &format!(
+            "| {name} | {:.0} ms | {:.0} – {:.0} ms |\n",
+            ms(median(values)),
+            ms(min),
+            ms(max)
+        );
+    }
+    out += "\n## Ratios (issue: answers that match the reference, follow-ups that reuse the first turn)\n\n| ratio | measured | goal | holds |\n|---|---|---|---|\n";
+    for row in rows {
+        out += &format!(
+            "| {} | {:.3} | ≤ {:.2} | {} |\n",
+            row.name,
+            row.ratio,
+            row.goal,
+            if row.holds() { "yes" } else { "NO" }
+        );
+    }
+    out
+}
