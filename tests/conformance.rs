@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -45,7 +45,7 @@ fn chats() -> Vec<(u8, Vec<&'static str>)> {
     ]
 }
 
-fn transformers_answers() -> Vec<Vec<Value>> {
+fn transformers_answers(model: &Path) -> Vec<Vec<Value>> {
     let input: Vec<Value> = chats()
         .iter()
         .map(|(image, turns)| {
@@ -55,7 +55,7 @@ fn transformers_answers() -> Vec<Vec<Value>> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/llava_reference.py");
     let mut child = Command::new(reference_python())
         .arg(script)
-        .arg(tiny_model())
+        .arg(model)
         .env("HF_HUB_OFFLINE", "1")
         .env("TRANSFORMERS_VERBOSITY", "error")
         .stdin(Stdio::piped())
@@ -80,8 +80,33 @@ fn transformers_answers() -> Vec<Vec<Value>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn greedy_answers_match_transformers_token_for_token() {
-    let reference = transformers_answers();
-    let (engine, mut events, _) = ready_engine(tiny_options(tiny_model())).await;
+    assert_same_answers(tiny_model()).await;
+}
+
+/// A model folder written by transformers itself (`save_pretrained`, a BPE tokenizer trained by
+/// the `tokenizers` library, other sizes and head counts), not by vchat's generator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_saved_by_transformers_matches_too() {
+    let model = scratch_dir().join("saved-by-transformers");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/make_hf_llava.py");
+    let output = Command::new(reference_python())
+        .arg(script)
+        .arg(&model)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("TRANSFORMERS_VERBOSITY", "error")
+        .output()
+        .expect("run make_hf_llava.py");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_same_answers(&model).await;
+}
+
+async fn assert_same_answers(model: &Path) {
+    let reference = transformers_answers(model);
+    let (engine, mut events, _) = ready_engine(tiny_options(model)).await;
     let greedy = SamplingSettings {
         do_sample: false,
         max_new_tokens: NEW_TOKENS,
