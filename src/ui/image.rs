@@ -47,7 +47,9 @@ pub fn draw(
             );
         }
         (None, _) => frame.render_widget(
-            Paragraph::new("No image. Attach one with /image PATH or URL.").style(theme.dim),
+            Paragraph::new("No image. Attach one with /image PATH or URL.")
+                .style(theme.dim)
+                .wrap(ratatui::widgets::Wrap { trim: true }),
             inner,
         ),
     }

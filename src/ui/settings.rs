@@ -13,7 +13,7 @@ use crate::text::one_line;
 
 /// Rows the panel wants: borders, the settings, a gap, four read-only facts, a hint line.
 pub fn height() -> u16 {
-    (row_count() + 2 + 1 + 4 + 2) as u16
+    (row_count() + 2 + 1 + 4 + 3) as u16
 }
 
 /// Draws the panel into `area`.
@@ -22,12 +22,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let block = pane(" Settings ", focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let label_width = 19;
+    let label_width = 20;
     let mut lines: Vec<Line> = Vec::new();
     let mut cursor = None;
     for (index, name) in rows().enumerate() {
         let selected = focused && index == state.panel.selected;
-        let label = format!("{name:<label_width$}");
+        // A marker as well as the colour, so the selection shows on any theme.
+        let marker = if selected { '›' } else { ' ' };
+        let label = format!("{marker}{name:<w$}", w = label_width - 1);
         let value = match (&state.panel.editing, selected) {
             (Some(editor), true) => {
                 let (_, col) = editor.cursor();
@@ -49,7 +51,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     lines.push(Line::default());
     for (label, value) in read_only_facts(state) {
         lines.push(Line::from(vec![
-            Span::styled(format!("{label:<label_width$}"), theme.dim),
+            Span::styled(format!(" {label:<w$}", w = label_width - 1), theme.dim),
             Span::styled(one_line(&value), theme.dim),
         ]));
     }
@@ -70,13 +72,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 fn read_only_facts(state: &State) -> Vec<(&'static str, String)> {
     match &state.model {
         ModelStatus::Ready(info) => vec![
-            ("model", info.model.clone()),
+            ("model", super::short_model_name(&info.model)),
             ("device", info.device.clone()),
             ("dtype", info.dtype.clone()),
             ("quantization", info.quantization.clone()),
         ],
         _ => vec![
-            ("model", state.start.model.clone()),
+            ("model", super::short_model_name(&state.start.model)),
             ("device", state.start.device.clone()),
             ("dtype", state.start.dtype.clone()),
             ("quantization", state.start.quantization.clone()),

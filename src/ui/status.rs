@@ -20,7 +20,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             &state.start.quantization,
         ),
     };
-    let model = short_model_name(model);
+    let model = super::short_model_name(model);
     let (label, label_style) = state_label(state, theme);
     let mut spans = vec![Span::styled(format!(" {label} "), label_style)];
     if let Some(notice) = &state.notice {
@@ -84,10 +84,4 @@ fn settings_brief(state: &State) -> String {
             s.temperature, s.top_p, s.max_new_tokens
         )
     }
-}
-
-/// The last part of a path or hub id: `llava-hf/llava-1.5-7b-hf` → `llava-1.5-7b-hf`.
-fn short_model_name(model: &str) -> String {
-    let trimmed = model.trim_end_matches('/');
-    one_line(trimmed.rsplit('/').next().unwrap_or(trimmed))
 }
