@@ -292,10 +292,7 @@ impl State {
             Ok(()) => {
                 self.panel.error = None;
                 self.notify(
-                    format!(
-                        "{name} = {} (from the next answer)",
-                        self.settings.get(name).unwrap_or_default()
-                    ),
+                    format!("{name} = {}", self.settings.get(name).unwrap_or_default()),
                     false,
                 );
                 true
@@ -335,7 +332,7 @@ impl State {
                 match self.settings.set(&name, &value) {
                     Ok(()) => self.notify(
                         format!(
-                            "{canonical} = {} (from the next answer)",
+                            "{canonical} = {}",
                             self.settings.get(&name).unwrap_or_default()
                         ),
                         false,

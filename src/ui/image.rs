@@ -19,7 +19,7 @@ pub fn draw(
     image: Option<&mut ThreadProtocol>,
 ) {
     let title = match &state.shown_image {
-        Some(shown) => format!(" Image: {} ", one_line(&shown.label)),
+        Some(shown) => format!(" Image: {} ", super::short_model_name(&shown.label)),
         None => " Image ".to_string(),
     };
     let block = pane(title, state.focus == Focus::Image, theme);

@@ -25,7 +25,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         (Generation::Queued, _) => " Message (queued until the model is loaded) ".to_string(),
         (_, Some(image)) => format!(
             " Message (with image {}) ",
-            crate::text::one_line(&image.label)
+            super::short_model_name(&image.label)
         ),
         _ => " Message ".to_string(),
     };

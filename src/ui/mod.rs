@@ -98,7 +98,8 @@ fn draw_too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
     );
 }
 
-/// The last part of a path or hub id: `llava-hf/llava-1.5-7b-hf` → `llava-1.5-7b-hf`.
+/// The last part of a path, URL or hub id: `llava-hf/llava-1.5-7b-hf` → `llava-1.5-7b-hf`;
+/// short enough for titles and the status bar.
 pub(crate) fn short_model_name(model: &str) -> String {
     let trimmed = model.trim_end_matches('/');
     crate::text::one_line(trimmed.rsplit('/').next().unwrap_or(trimmed))

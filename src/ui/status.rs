@@ -25,20 +25,17 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let mut spans = vec![Span::styled(format!(" {label} "), label_style)];
     if let Some(notice) = &state.notice {
         let style = if notice.is_error {
-            theme.error
+            theme.status.patch(theme.error)
         } else {
             theme.status
         };
-        spans.push(Span::styled(
-            format!(" {} ", notice.text),
-            style.patch(theme.status).patch(if notice.is_error {
-                theme.error
-            } else {
-                Default::default()
-            }),
-        ));
+        spans.push(Span::styled(format!("│ {} ", notice.text), style));
     }
-    let mut facts = vec![format!("{model} · {device} · {quantization}")];
+    // Settings first: they change with the panel and must stay visible on narrow screens.
+    let mut facts = vec![
+        settings_brief(state),
+        format!("{model} · {device} · {quantization}"),
+    ];
     if let Some(stats) = &state.last_stats {
         facts.push(format!(
             "first token {:.2} s · {:.1} tok/s",
@@ -47,7 +44,6 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         ));
     }
     facts.push(format!("ctx ≈{} tok", state.context_tokens()));
-    facts.push(settings_brief(state));
     spans.push(Span::styled(
         format!("│ {} ", facts.join(" │ ")),
         theme.status,
