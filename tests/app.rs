@@ -22,10 +22,11 @@ fn session(settings: SamplingSettings) -> Session {
 }
 
 fn greedy() -> SamplingSettings {
-    let mut settings = SamplingSettings::default();
-    settings.do_sample = false;
-    settings.max_new_tokens = 64;
-    settings
+    SamplingSettings {
+        do_sample: false,
+        max_new_tokens: 64,
+        ..SamplingSettings::default()
+    }
 }
 
 fn type_and_send(session: &mut Session, text: &str) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use vchat::app::{Action, ChatEntry, EntryKind, Focus, Generation, ModelStatus, StartInfo, State};
+use vchat::app::{Action, ChatEntry, EntryKind, Focus, Generation, StartInfo, State};
 use vchat::conversation::{AnswerStats, FinishReason};
 use vchat::engine::{EngineEvent, ModelInfo, RequestId};
 use vchat::settings::SamplingSettings;
