@@ -75,6 +75,11 @@ impl WrapCache {
         lines
     }
 
+    /// True when lines are cached.
+    pub fn is_filled(&self) -> bool {
+        self.cached.borrow().is_some()
+    }
+
     /// Forgets the cached lines (the text changed).
     pub fn clear(&self) {
         self.cached.borrow_mut().take();

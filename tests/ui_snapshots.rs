@@ -169,3 +169,60 @@ fn too_small_terminal_shows_a_notice() {
             .unwrap();
     }
 }
+
+#[test]
+fn a_frame_wraps_only_the_visible_end_of_a_long_history() {
+    let mut state = ready_state();
+    for i in 0..20_000 {
+        let kind = if i % 2 == 0 {
+            EntryKind::User
+        } else {
+            EntryKind::Assistant
+        };
+        state
+            .entries
+            .push(ChatEntry::new(kind, &format!("message number {i}")));
+    }
+    let screen = render(&state, 100, 30);
+    assert!(screen.contains("message number 19999"));
+    assert!(!state.entries[0].is_wrapped());
+    assert!(state.entries[19_999].is_wrapped());
+}
+
+#[test]
+fn scrolling_up_stays_put_while_the_answer_streams() {
+    let mut state = with_chat(ready_state());
+    for i in 0..30 {
+        state
+            .entries
+            .push(ChatEntry::new(EntryKind::User, &format!("older line {i}")));
+    }
+    state.input.set_text("next question");
+    state.update(Action::Submit);
+    state.update(Action::GenerationStarted(RequestId(1)));
+    render(&state, 100, 24); // records the chat pane's size
+    state.update(Action::PageUp);
+    let before = render(&state, 100, 24);
+    assert!(state.scroll > 0);
+    for _ in 0..20 {
+        state.update(Action::Engine(EngineEvent::Token {
+            request: RequestId(1),
+            text: "more text that wraps and wraps ".into(),
+        }));
+    }
+    let after = render(&state, 100, 24);
+    let chat_lines = |s: &str| -> Vec<String> {
+        s.lines()
+            .skip(1)
+            .take(10)
+            .map(|l| l.chars().take(58).collect())
+            .collect()
+    };
+    assert_eq!(
+        chat_lines(&before),
+        chat_lines(&after),
+        "the view did not move"
+    );
+    state.update(Action::ScrollToBottom);
+    assert!(render(&state, 100, 24).contains("more text"));
+}

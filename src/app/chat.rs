@@ -51,6 +51,11 @@ impl ChatEntry {
         self.wrap.lines(&self.text, width)
     }
 
+    /// True when wrapped lines are cached (a frame looked at this entry).
+    pub fn is_wrapped(&self) -> bool {
+        self.wrap.is_filled()
+    }
+
     /// Lines the entry takes at `width`: a header, the body, the stats line when done, and
     /// a blank line after it.
     pub fn height(&self, width: u16) -> usize {
@@ -69,4 +74,19 @@ pub fn lines_up_to(entries: &[ChatEntry], width: u16, cap: usize) -> usize {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counting_lines_stops_at_the_cap() {
+        let entries: Vec<ChatEntry> = (0..10_000)
+            .map(|i| ChatEntry::new(EntryKind::User, &format!("message {i}")))
+            .collect();
+        assert_eq!(lines_up_to(&entries, 40, 30), 30);
+        assert!(entries[9_999].is_wrapped());
+        assert!(!entries[0].is_wrapped(), "old entries are not wrapped");
+    }
 }
