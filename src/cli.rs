@@ -134,7 +134,15 @@ pub struct ChatArgs {
 impl ChatArgs {
     /// The sampling settings: defaults, then each flag given, validated with the shared rules.
     pub fn sampling_settings(&self) -> Result<SamplingSettings, SettingError> {
-        let mut settings = SamplingSettings::default();
+        self.sampling_settings_from(SamplingSettings::default())
+    }
+
+    /// The sampling settings: `base` (e.g. from the config file), then each flag given.
+    pub fn sampling_settings_from(
+        &self,
+        base: SamplingSettings,
+    ) -> Result<SamplingSettings, SettingError> {
+        let mut settings = base;
         let flags = [
             ("temperature", &self.temperature),
             ("top_p", &self.top_p),

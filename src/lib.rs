@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod conversation;
 pub mod engine;
 pub mod logging;

@@ -93,17 +93,27 @@ fn shell_quote(path: &Path) -> String {
 #[test]
 fn chat_in_a_real_terminal_then_quit_to_the_normal_screen() {
     let cache = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("config.toml"),
+        "theme = \"high-contrast\"\nbogus = 1\n",
+    )
+    .unwrap();
     let command = format!(
-        "env VCHAT_CACHE_DIR={} HF_HUB_OFFLINE=1 {} --model {} --image {} --cpu --max-tokens 12 --seed 7; \
+        "env VCHAT_CACHE_DIR={} VCHAT_CONFIG_DIR={} HF_HUB_OFFLINE=1 {} --model {} --image {} --cpu --max-tokens 12 --seed 7; \
          echo VCHAT-EXITED $?; exec sleep 600",
         shell_quote(cache.path()),
+        shell_quote(config.path()),
         shell_quote(Path::new(env!("CARGO_BIN_EXE_vchat"))),
         shell_quote(tiny_model()),
         shell_quote(&test_png(2)),
     );
     let tmux = Tmux::start(&command);
 
-    let screen = tmux.wait_for("the model to load", |s| s.contains("model ready"));
+    let screen = tmux.wait_for("the model to load", |s| {
+        // The status bar starts with the app's state.
+        s.lines().any(|l| l.starts_with(" ready "))
+    });
     assert!(
         screen.contains("Settings") && screen.contains("pattern-2.png"),
         "{screen}"

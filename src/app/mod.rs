@@ -265,6 +265,15 @@ impl State {
         }
     }
 
+    /// Shows a start-up problem (a bad config value) in the chat and the status bar.
+    pub fn report_problem(&mut self, text: &str) {
+        self.entries.push(ChatEntry::new(EntryKind::Notice, text));
+        self.notice = Some(Notice {
+            text: crate::text::one_line(text),
+            is_error: true,
+        });
+    }
+
     /// True while an answer streams or waits for the model.
     pub fn is_busy(&self) -> bool {
         self.generation != Generation::Idle

@@ -413,7 +413,10 @@ impl State {
                 vec![]
             }
             EngineEvent::Ready { info, .. } => {
-                self.notify(format!("model ready: {}", info.model), false);
+                // A start-up problem stays in the status bar until something else happens.
+                if !self.notice.as_ref().is_some_and(|n| n.is_error) {
+                    self.notify(format!("model ready: {}", info.model), false);
+                }
                 self.model = ModelStatus::Ready(info);
                 if self.generation == Generation::Queued {
                     return self.start_generation();

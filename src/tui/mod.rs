@@ -13,11 +13,13 @@ use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use crate::app::{keymap, Action, StartInfo, State};
-use crate::cli::ChatArgs;
-use crate::engine::{DeviceChoice, DtypeChoice, EngineOptions, IsqChoice};
+use crate::cli::{ChatArgs, ImageProtocol};
+use crate::config;
+use crate::engine::{DeviceChoice, DtypeChoice, EngineOptions, IsqChoice, DEFAULT_MODEL};
 use crate::media::MediaOptions;
 use crate::oneshot::Exit;
 use crate::ui::{self, Theme};
+
 pub use images::ImageRenderer;
 pub use session::Session;
 
@@ -60,21 +62,36 @@ pub fn start_info(options: &EngineOptions) -> StartInfo {
 
 /// Runs the full-screen app until the user quits.
 pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
+    let config = config::load(config::config_dir().as_deref());
     let settings = args
-        .sampling_settings()
+        .sampling_settings_from(config.sampling.clone())
         .map_err(|e| Exit::new(Exit::USAGE, e.to_string()))?;
-    let options = engine_options(args, cache_dir);
-    let state = State::new(start_info(&options), settings, args.system.clone());
+    let mut options = engine_options(args, cache_dir);
+    // The config fills in what the command line left at its default.
+    if let (Some(model), true) = (&config.model, args.model == DEFAULT_MODEL) {
+        options.model = model.clone();
+    }
+    if let (Some(isq), IsqChoice::Auto) = (config.quantization, args.isq) {
+        options.isq = isq;
+    }
+    let protocol = match args.image_protocol {
+        ImageProtocol::Auto => config.image_protocol,
+        forced => forced,
+    };
+    let mut state = State::new(start_info(&options), settings, args.system.clone());
+    for problem in &config.problems {
+        state.report_problem(&problem.to_string());
+    }
     let media = MediaOptions {
         fetch_timeout: Duration::from_secs_f64(args.fetch_timeout),
         ..MediaOptions::default()
     };
     // Before the alternate screen and the key reader: the query talks to the terminal.
-    let mut images = ImageRenderer::new(images::pick(args.image_protocol));
+    let mut images = ImageRenderer::new(images::pick(protocol));
     let mut terminal =
         terminal::enter().map_err(|e| Exit::new(1, format!("cannot set up the terminal: {e}")))?;
     let _guard = terminal::RestoreGuard;
-    let theme = Theme::default();
+    let theme = config.theme.clone();
     // The first frame, before anything slow starts.
     draw(&mut terminal, &state, &theme, &mut images)?;
 
