@@ -171,3 +171,35 @@ async fn image_command_attaches_the_image_to_the_next_turn() {
         "{notice:?}"
     );
 }
+
+#[tokio::test]
+async fn a_model_that_fails_to_load_leaves_the_app_usable() {
+    let mut options = tiny_options(tiny_model());
+    options.model = common::scratch_dir()
+        .join("no-such-model")
+        .display()
+        .to_string();
+    let mut session = Session::start(
+        State::new(start_info(&options), greedy(), None),
+        options,
+        MediaOptions::default(),
+    );
+    type_and_send(&mut session, "Hello?");
+    while !matches!(session.state.model, ModelStatus::Failed(_)) {
+        assert!(session.step().await);
+    }
+    assert!(
+        !session.state.is_busy(),
+        "the queued message is not left waiting"
+    );
+    let last = session.state.entries.last().unwrap();
+    assert_eq!(last.kind, EntryKind::Notice);
+    assert!(last.text.contains("could not be loaded"), "{}", last.text);
+    assert!(!last.text.contains('\n'), "one line");
+
+    // Settings can still be changed, and quitting works.
+    type_and_send(&mut session, "/set temperature 0.5");
+    assert_eq!(session.state.settings.temperature, 0.5);
+    type_and_send(&mut session, "/quit");
+    assert!(session.should_quit());
+}

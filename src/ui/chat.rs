@@ -7,7 +7,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{pane, Theme};
-use crate::app::{ChatEntry, EntryKind, Focus, Generation, State};
+use crate::app::{ChatEntry, EntryKind, Focus, Generation, ModelStatus, State};
 use crate::text::one_line;
 
 /// Draws the chat into `area`.
@@ -25,7 +25,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     }
     state.chat_viewport.set((inner.width, inner.height));
     if state.entries.is_empty() {
-        frame.render_widget(Paragraph::new(empty_hint(state)).style(theme.dim), inner);
+        frame.render_widget(
+            Paragraph::new(empty_hint(state))
+                .style(theme.dim)
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            inner,
+        );
         return;
     }
     let lines = visible_lines(state, inner.width, usize::from(inner.height), theme);
@@ -33,7 +38,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 }
 
 fn empty_hint(state: &State) -> Vec<Line<'static>> {
-    let mut lines = vec![Line::from("Ask something about the image and press Enter.")];
+    let mut lines = Vec::new();
+    if let ModelStatus::Loading { stage, fraction } = &state.model {
+        lines.push(Line::from(format!(
+            "Loading the model ({:.0}%): {}. You can type already; the message waits.",
+            fraction * 100.0,
+            one_line(stage)
+        )));
+    }
+    lines.push(Line::from("Ask something about the image and press Enter."));
     if state.pending_image.is_none() {
         lines.push(Line::from("Attach an image with /image PATH or URL."));
     }
