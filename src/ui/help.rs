@@ -28,6 +28,20 @@ pub fn help_rows() -> Vec<(String, String)> {
     rows
 }
 
+/// The keys and commands as a Markdown table, for the README (a test keeps them in step).
+pub fn keys_markdown() -> String {
+    let mut out = String::from("| keys | what they do |\n|---|---|\n");
+    for (key, description) in help_rows() {
+        if description.is_empty() {
+            out.push_str(&format!("| **{key}** | |\n"));
+        } else {
+            let key = key.replace('|', "\\|");
+            out.push_str(&format!("| `{key}` | {description} |\n"));
+        }
+    }
+    out
+}
+
 /// Draws the overlay centred in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
     let rows = help_rows();

@@ -2,7 +2,7 @@
 //! picture, which ratatui-image keeps outside the state). One widget per file.
 
 mod chat;
-mod help;
+pub mod help;
 mod image;
 mod input;
 mod settings;
