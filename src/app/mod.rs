@@ -5,6 +5,7 @@
 mod chat;
 pub mod commands;
 mod complete;
+mod generation;
 pub mod input;
 pub mod keymap;
 pub mod settings_panel;
