@@ -65,6 +65,7 @@ fn with_chat(mut state: State) -> State {
     answer.stats = Some(stats(48, FinishReason::Stop));
     state.entries.push(answer);
     state.last_stats = Some(stats(48, FinishReason::Stop));
+    state.used_tokens = 64;
     state
 }
 

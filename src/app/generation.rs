@@ -20,6 +20,7 @@ impl State {
         let mut entry = ChatEntry::new(EntryKind::User, &text);
         entry.image_label = image.as_ref().map(|i| i.label.clone());
         self.entries.push(entry);
+        self.used_tokens += text.chars().count() / 4;
         self.conversation.push_user(text, image);
         self.scroll = 0;
         match self.model {
@@ -152,6 +153,7 @@ impl State {
             settings,
             stats: Some(stats.clone()),
         });
+        self.used_tokens += stats.tokens;
         self.streamed_tokens = 0;
         self.generation_started_at = None;
         if stats.finish != FinishReason::Error {

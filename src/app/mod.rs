@@ -222,6 +222,8 @@ pub struct State {
     pub generation_started_at: Option<Instant>,
     /// Tokens streamed into the running answer so far.
     pub streamed_tokens: usize,
+    /// Tokens of the chat before the running answer (see [`State::context_tokens`]).
+    pub used_tokens: usize,
     /// The chat pane's inner size at the last frame, for page-sized scrolling. A cache of the
     /// layout, written while drawing.
     pub chat_viewport: Cell<(u16, u16)>,
@@ -262,6 +264,7 @@ impl State {
             last_stats: None,
             generation_started_at: None,
             streamed_tokens: 0,
+            used_tokens: 0,
             chat_viewport: Cell::new((80, 20)),
         }
     }
@@ -280,20 +283,10 @@ impl State {
         self.generation != Generation::Idle
     }
 
-    /// Approximate context used: tokens of every answer plus the running one, plus user text
-    /// at about four characters a token.
+    /// Approximate context used: tokens of every finished answer plus the running one, plus
+    /// user text at about four characters a token. Kept as a running count so that a frame
+    /// does not walk the whole history.
     pub fn context_tokens(&self) -> usize {
-        let answers: usize = self
-            .entries
-            .iter()
-            .filter_map(|e| e.stats.as_ref().map(|s| s.tokens))
-            .sum();
-        let typed: usize = self
-            .entries
-            .iter()
-            .filter(|e| e.kind == EntryKind::User)
-            .map(|e| e.text.chars().count() / 4)
-            .sum();
-        answers + typed + self.streamed_tokens
+        self.used_tokens + self.streamed_tokens
     }
 }

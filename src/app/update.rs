@@ -216,6 +216,9 @@ impl State {
                 self.generation = Generation::Idle;
                 if let Some(crate::conversation::Turn::User(turn)) = self.conversation.turns.pop() {
                     self.entries.pop();
+                    self.used_tokens = self
+                        .used_tokens
+                        .saturating_sub(turn.text.chars().count() / 4);
                     self.input.set_text(&turn.text);
                     if turn.image.is_some() {
                         self.pending_image = turn.image;
@@ -314,6 +317,7 @@ impl State {
                 self.conversation.turns.clear();
                 self.scroll = 0;
                 self.streamed_tokens = 0;
+                self.used_tokens = 0;
                 // The image shown stays: the new chat is usually about the same picture.
                 self.pending_image = self.shown_image.clone();
                 self.notify("new chat", false);
