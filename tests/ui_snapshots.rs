@@ -102,7 +102,7 @@ fn settings_panel_focused_with_a_refused_value() {
 fn help_overlay() {
     let mut state = with_chat(ready_state());
     state.update(Action::ToggleHelp);
-    insta::assert_snapshot!(render(&state, 120, 40));
+    insta::assert_snapshot!(render(&state, 120, 46));
 }
 
 #[test]

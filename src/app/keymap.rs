@@ -1,5 +1,8 @@
 //! The one place that says which key does what. Key handling and the help overlay both read
-//! [`BINDINGS`], so the help never drifts from the behaviour.
+//! the [`Keymap`], so the help never drifts from the behaviour; `[keys]` in the config file
+//! replaces the keys of a binding by its name.
+
+use std::fmt;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -30,142 +33,350 @@ impl Scope {
     }
 }
 
-/// A key and its modifiers.
-#[derive(Debug, Clone, Copy)]
+/// A key and its modifiers. Shift is ignored for characters (`G` arrives with or without it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key(pub KeyCode, pub KeyModifiers);
+
+impl Key {
+    fn matches(&self, event: &KeyEvent) -> bool {
+        let mut mods = event.modifiers;
+        if matches!(event.code, KeyCode::Char(_) | KeyCode::BackTab) {
+            mods.remove(KeyModifiers::SHIFT);
+        }
+        self.0 == event.code && self.1 == mods
+    }
+
+    /// Parses `ctrl-c`, `alt-enter`, `f1`, `pageup`, `shift-tab`, `?`, `G`, …
+    pub fn parse(text: &str) -> Result<Key, String> {
+        let mut mods = KeyModifiers::NONE;
+        let mut rest = text;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            let (flag, len) = if lower.starts_with("ctrl-") {
+                (KeyModifiers::CONTROL, 5)
+            } else if lower.starts_with("alt-") {
+                (KeyModifiers::ALT, 4)
+            } else {
+                break;
+            };
+            mods |= flag;
+            rest = &rest[len..];
+        }
+        let code = match rest.to_ascii_lowercase().as_str() {
+            "enter" => KeyCode::Enter,
+            "esc" | "escape" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "shift-tab" | "backtab" => KeyCode::BackTab,
+            "backspace" => KeyCode::Backspace,
+            "delete" | "del" => KeyCode::Delete,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "pageup" => KeyCode::PageUp,
+            "pagedown" => KeyCode::PageDown,
+            "space" => KeyCode::Char(' '),
+            f if f.len() > 1 && f.starts_with('f') && f[1..].parse::<u8>().is_ok() => {
+                KeyCode::F(f[1..].parse().unwrap_or(1))
+            }
+            _ if rest.chars().count() == 1 => KeyCode::Char(rest.chars().next().unwrap_or(' ')),
+            _ => return Err(format!("unknown key '{text}'")),
+        };
+        // Terminals report Ctrl-C as a lower-case `c` with the Ctrl modifier.
+        let code = match code {
+            KeyCode::Char(c) if !mods.is_empty() => KeyCode::Char(c.to_ascii_lowercase()),
+            other => other,
+        };
+        Ok(Key(code, mods))
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.1.contains(KeyModifiers::CONTROL) {
+            write!(f, "Ctrl-")?;
+        }
+        if self.1.contains(KeyModifiers::ALT) {
+            write!(f, "Alt-")?;
+        }
+        match self.0 {
+            KeyCode::Char(' ') => write!(f, "Space"),
+            KeyCode::Char(c) if self.1.contains(KeyModifiers::CONTROL) => {
+                write!(f, "{}", c.to_ascii_uppercase())
+            }
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::BackTab => write!(f, "Shift-Tab"),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// One entry of the keymap.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// The name used in the config file's `[keys]` table.
+    pub name: &'static str,
+    pub scope: Scope,
+    pub description: &'static str,
+    pub keys: Vec<Key>,
+    pub action: Action,
+}
+
+impl Binding {
+    /// The keys as the help shows them.
+    pub fn label(&self) -> String {
+        let keys: Vec<String> = self.keys.iter().map(Key::to_string).collect();
+        keys.join(" / ")
+    }
+}
+
+/// Every key binding, in the order the help shows them.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    pub bindings: Vec<Binding>,
+}
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
 const CTRL: KeyModifiers = KeyModifiers::CONTROL;
 const ALT: KeyModifiers = KeyModifiers::ALT;
 
-/// One entry of the keymap.
-#[derive(Debug, Clone)]
-pub struct Binding {
-    pub scope: Scope,
-    /// How the keys are written in the help.
-    pub label: &'static str,
-    pub description: &'static str,
-    pub keys: &'static [Key],
-    pub action: fn() -> Action,
+impl Default for Keymap {
+    fn default() -> Self {
+        use KeyCode::*;
+        use Scope::*;
+        let b = |name, scope, description, keys: &[(KeyCode, KeyModifiers)], action| Binding {
+            name,
+            scope,
+            description,
+            keys: keys.iter().map(|&(c, m)| Key(c, m)).collect(),
+            action,
+        };
+        let bindings = vec![
+            b(
+                "interrupt",
+                Global,
+                "stop the answer; press twice to quit",
+                &[(Char('c'), CTRL)],
+                Action::Interrupt,
+            ),
+            b(
+                "stop",
+                Global,
+                "stop the answer (keeps the text) / close",
+                &[(Esc, NONE)],
+                Action::Stop,
+            ),
+            b(
+                "focus_next",
+                Global,
+                "next pane (after /image: complete the path)",
+                &[(Tab, NONE)],
+                Action::FocusNext,
+            ),
+            b(
+                "focus_prev",
+                Global,
+                "previous pane",
+                &[(BackTab, NONE)],
+                Action::FocusPrev,
+            ),
+            b(
+                "help",
+                Global,
+                "show or hide this help (? outside the input)",
+                &[(F(1), NONE), (Char('?'), NONE)],
+                Action::ToggleHelp,
+            ),
+            b(
+                "page_up",
+                Global,
+                "scroll the chat up a page",
+                &[(PageUp, NONE)],
+                Action::PageUp,
+            ),
+            b(
+                "page_down",
+                Global,
+                "scroll the chat down a page",
+                &[(PageDown, NONE)],
+                Action::PageDown,
+            ),
+            b(
+                "send",
+                Input,
+                "send the message or run the command",
+                &[(Enter, NONE)],
+                Action::Submit,
+            ),
+            b(
+                "newline",
+                Input,
+                "new line",
+                &[(Enter, ALT), (Char('j'), CTRL)],
+                Action::Newline,
+            ),
+            b(
+                "up",
+                Input,
+                "line up; on the first line: older prompt",
+                &[(Up, NONE)],
+                Action::Up,
+            ),
+            b(
+                "down",
+                Input,
+                "line down; on the last line: newer prompt",
+                &[(Down, NONE)],
+                Action::Down,
+            ),
+            b("left", Input, "cursor left", &[(Left, NONE)], Action::Left),
+            b(
+                "right",
+                Input,
+                "cursor right",
+                &[(Right, NONE)],
+                Action::Right,
+            ),
+            b(
+                "home",
+                Input,
+                "start of line",
+                &[(Home, NONE), (Char('a'), CTRL)],
+                Action::Home,
+            ),
+            b(
+                "end",
+                Input,
+                "end of line",
+                &[(End, NONE), (Char('e'), CTRL)],
+                Action::End,
+            ),
+            b(
+                "backspace",
+                Input,
+                "delete the character before the cursor",
+                &[(Backspace, NONE)],
+                Action::Backspace,
+            ),
+            b(
+                "delete",
+                Input,
+                "delete the character under the cursor",
+                &[(Delete, NONE)],
+                Action::Delete,
+            ),
+            b(
+                "kill_line",
+                Input,
+                "delete to the start of the line",
+                &[(Char('u'), CTRL)],
+                Action::KillToStart,
+            ),
+            b(
+                "delete_word",
+                Input,
+                "delete the word before the cursor",
+                &[(Char('w'), CTRL), (Backspace, ALT)],
+                Action::DeleteWord,
+            ),
+            b(
+                "scroll_up",
+                Chat,
+                "scroll up a line",
+                &[(Char('k'), NONE), (Up, NONE)],
+                Action::ScrollUp(1),
+            ),
+            b(
+                "scroll_down",
+                Chat,
+                "scroll down a line",
+                &[(Char('j'), NONE), (Down, NONE)],
+                Action::ScrollDown(1),
+            ),
+            b(
+                "follow",
+                Chat,
+                "back to the end; follow the answer",
+                &[(Char('G'), NONE), (End, NONE)],
+                Action::ScrollToBottom,
+            ),
+            b(
+                "setting_prev",
+                Settings,
+                "previous setting",
+                &[(Up, NONE), (Char('k'), NONE)],
+                Action::SettingPrev,
+            ),
+            b(
+                "setting_next",
+                Settings,
+                "next setting",
+                &[(Down, NONE), (Char('j'), NONE)],
+                Action::SettingNext,
+            ),
+            b(
+                "decrease",
+                Settings,
+                "value a step down",
+                &[(Left, NONE), (Char('-'), NONE), (Char('h'), NONE)],
+                Action::SettingDecrease,
+            ),
+            b(
+                "increase",
+                Settings,
+                "value a step up",
+                &[
+                    (Right, NONE),
+                    (Char('+'), NONE),
+                    (Char('='), NONE),
+                    (Char('l'), NONE),
+                ],
+                Action::SettingIncrease,
+            ),
+            b(
+                "edit",
+                Settings,
+                "type an exact value (Enter applies, Esc cancels)",
+                &[(Enter, NONE)],
+                Action::SettingEdit,
+            ),
+        ];
+        Keymap { bindings }
+    }
 }
 
-macro_rules! bind {
-    ($scope:ident, $label:expr, $desc:expr, [$($code:expr, $mods:expr);+], $action:expr) => {
-        Binding {
-            scope: Scope::$scope,
-            label: $label,
-            description: $desc,
-            keys: &[$(Key($code, $mods)),+],
-            action: || $action,
-        }
-    };
-}
+impl Keymap {
+    /// Replaces the keys of the binding called `name` with `keys` (config `[keys]`).
+    pub fn rebind(&mut self, name: &str, keys: &[String]) -> Result<(), String> {
+        let parsed = keys
+            .iter()
+            .map(|k| Key::parse(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let binding = self
+            .bindings
+            .iter_mut()
+            .find(|b| b.name == name)
+            .ok_or_else(|| format!("unknown action '{name}'"))?;
+        binding.keys = parsed;
+        Ok(())
+    }
 
-use KeyCode::*;
-
-/// Every key binding, in the order the help shows them.
-pub const BINDINGS: &[Binding] = &[
-    bind!(
-        Global,
-        "Ctrl-C",
-        "stop the answer; press twice to quit",
-        [Char('c'), CTRL],
-        Action::Interrupt
-    ),
-    bind!(
-        Global,
-        "Esc",
-        "stop the answer (keeps the text) / close",
-        [Esc, NONE],
-        Action::Stop
-    ),
-    bind!(Global, "Tab / Shift-Tab", "next / previous pane (after /image: complete the path)", [Tab, NONE; BackTab, KeyModifiers::SHIFT; BackTab, NONE], Action::FocusNext),
-    bind!(
-        Global,
-        "F1, ? (outside the input)",
-        "show or hide this help",
-        [F(1), NONE],
-        Action::ToggleHelp
-    ),
-    bind!(
-        Global,
-        "PageUp / PageDown",
-        "scroll the chat a page",
-        [PageUp, NONE],
-        Action::PageUp
-    ),
-    bind!(Global, "", "", [PageDown, NONE], Action::PageDown),
-    bind!(
-        Input,
-        "Enter",
-        "send the message or run the command",
-        [Enter, NONE],
-        Action::Submit
-    ),
-    bind!(Input, "Alt-Enter / Ctrl-J", "new line", [Enter, ALT; Char('j'), CTRL; Enter, KeyModifiers::SHIFT], Action::Newline),
-    bind!(
-        Input,
-        "Up / Down",
-        "move between lines; on the first/last line: prompt history",
-        [Up, NONE],
-        Action::Up
-    ),
-    bind!(Input, "", "", [Down, NONE], Action::Down),
-    bind!(
-        Input,
-        "Left / Right",
-        "move the cursor",
-        [Left, NONE],
-        Action::Left
-    ),
-    bind!(Input, "", "", [Right, NONE], Action::Right),
-    bind!(Input, "Home / Ctrl-A", "start of line", [Home, NONE; Char('a'), CTRL], Action::Home),
-    bind!(Input, "End / Ctrl-E", "end of line", [End, NONE; Char('e'), CTRL], Action::End),
-    bind!(
-        Input,
-        "Backspace / Delete",
-        "delete a character",
-        [Backspace, NONE],
-        Action::Backspace
-    ),
-    bind!(Input, "", "", [Delete, NONE], Action::Delete),
-    bind!(
-        Input,
-        "Ctrl-U",
-        "delete to the start of the line",
-        [Char('u'), CTRL],
-        Action::KillToStart
-    ),
-    bind!(Input, "Ctrl-W", "delete the word before the cursor", [Char('w'), CTRL; Backspace, ALT], Action::DeleteWord),
-    bind!(Chat, "k / Up", "scroll up a line", [Char('k'), NONE; Up, NONE], Action::ScrollUp(1)),
-    bind!(Chat, "j / Down", "scroll down a line", [Char('j'), NONE; Down, NONE], Action::ScrollDown(1)),
-    bind!(Chat, "G / End", "back to the end; follow the answer", [Char('G'), NONE; Char('G'), KeyModifiers::SHIFT; End, NONE], Action::ScrollToBottom),
-    bind!(Settings, "Up / Down, k / j", "select a setting", [Up, NONE; Char('k'), NONE], Action::SettingPrev),
-    bind!(Settings, "", "", [Down, NONE; Char('j'), NONE], Action::SettingNext),
-    bind!(Settings, "Left / Right, - / +", "change the value a step", [Left, NONE; Char('-'), NONE; Char('h'), NONE], Action::SettingDecrease),
-    bind!(Settings, "", "", [Right, NONE; Char('+'), NONE; Char('+'), KeyModifiers::SHIFT; Char('='), NONE; Char('l'), NONE], Action::SettingIncrease),
-    bind!(
-        Settings,
-        "Enter",
-        "type an exact value (Enter applies, Esc cancels)",
-        [Enter, NONE],
-        Action::SettingEdit
-    ),
-];
-
-fn matches(binding: &Binding, key: &KeyEvent) -> bool {
-    binding
-        .keys
-        .iter()
-        .any(|k| k.0 == key.code && k.1 == key.modifiers)
-}
-
-fn lookup(scope: Scope, key: &KeyEvent) -> Option<Action> {
-    BINDINGS
-        .iter()
-        .filter(|b| b.scope == scope)
-        .find(|b| matches(b, key))
-        .map(|b| (b.action)())
+    fn lookup(&self, scope: Scope, key: &KeyEvent, typing: bool) -> Option<Action> {
+        self.bindings
+            .iter()
+            .filter(|b| b.scope == scope)
+            .find(|b| {
+                b.keys.iter().any(|k| {
+                    // While typing, plain characters are text, never commands.
+                    let plain_char = matches!(k.0, KeyCode::Char(_)) && k.1 == NONE;
+                    k.matches(key) && !(typing && plain_char)
+                })
+            })
+            .map(|b| b.action.clone())
+    }
 }
 
 /// The action for a key press in the current state, if any.
@@ -173,35 +384,55 @@ pub fn resolve(state: &State, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
+    let keymap = &state.keymap;
+    let typing = state.focus == Focus::Input || state.panel.editing.is_some();
     if state.help_open {
         // Any key closes the help, but Ctrl-C keeps its meaning.
-        return Some(lookup(Scope::Global, &key).unwrap_or(Action::ToggleHelp)).map(|a| match a {
-            Action::Interrupt => a,
-            _ => Action::ToggleHelp,
-        });
+        return match keymap.lookup(Scope::Global, &key, false) {
+            Some(Action::Interrupt) => Some(Action::Interrupt),
+            _ => Some(Action::ToggleHelp),
+        };
     }
-    if key.code == BackTab {
-        return Some(Action::FocusPrev);
-    }
-    if let Some(action) = lookup(Scope::Global, &key) {
+    if let Some(action) = keymap.lookup(Scope::Global, &key, typing) {
         return Some(action);
     }
-    let typing = state.focus == Focus::Input || state.panel.editing.is_some();
     if typing {
-        if let Some(action) = lookup(Scope::Input, &key) {
+        if let Some(action) = keymap.lookup(Scope::Input, &key, true) {
             return Some(action);
         }
         return match key.code {
-            Char(c) if !key.modifiers.intersects(CTRL | ALT) => Some(Action::Insert(c.to_string())),
+            KeyCode::Char(c) if !key.modifiers.intersects(CTRL | ALT) => {
+                Some(Action::Insert(c.to_string()))
+            }
             _ => None,
         };
     }
-    if key.code == Char('?') {
-        return Some(Action::ToggleHelp);
-    }
     match state.focus {
-        Focus::Chat => lookup(Scope::Chat, &key),
-        Focus::Settings => lookup(Scope::Settings, &key),
+        Focus::Chat => keymap.lookup(Scope::Chat, &key, false),
+        Focus::Settings => keymap.lookup(Scope::Settings, &key, false),
         Focus::Image | Focus::Input => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_and_print() {
+        for text in ["ctrl-c", "alt-enter", "f1", "pageup", "shift-tab", "?", "G"] {
+            let key = Key::parse(text).unwrap();
+            assert_eq!(Key::parse(&key.to_string()).unwrap(), key);
+        }
+        assert!(Key::parse("hyper-x").is_err());
+    }
+
+    #[test]
+    fn rebinding_changes_the_keys_and_the_help_label() {
+        let mut keymap = Keymap::default();
+        keymap.rebind("stop", &["ctrl-g".into()]).unwrap();
+        let stop = keymap.bindings.iter().find(|b| b.name == "stop").unwrap();
+        assert_eq!(stop.label(), "Ctrl-G");
+        assert!(keymap.rebind("frobnicate", &[]).is_err());
     }
 }

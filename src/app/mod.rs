@@ -224,6 +224,8 @@ pub struct State {
     pub streamed_tokens: usize,
     /// Tokens of the chat before the running answer (see [`State::context_tokens`]).
     pub used_tokens: usize,
+    /// Which key does what (defaults, then the config's `[keys]`).
+    pub keymap: keymap::Keymap,
     /// The chat pane's inner size at the last frame, for page-sized scrolling. A cache of the
     /// layout, written while drawing.
     pub chat_viewport: Cell<(u16, u16)>,
@@ -265,6 +267,7 @@ impl State {
             generation_started_at: None,
             streamed_tokens: 0,
             used_tokens: 0,
+            keymap: keymap::Keymap::default(),
             chat_viewport: Cell::new((80, 20)),
         }
     }

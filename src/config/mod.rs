@@ -7,6 +7,7 @@ pub mod theme;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::app::keymap::Keymap;
 use crate::cli::ImageProtocol;
 use crate::engine::IsqChoice;
 use crate::settings::SamplingSettings;
@@ -55,6 +56,8 @@ pub struct Config {
     /// Sampling defaults; command-line flags apply on top.
     pub sampling: SamplingSettings,
     pub theme: Theme,
+    /// Key bindings: the defaults with `[keys]` applied.
+    pub keymap: Keymap,
     /// Everything that was wrong, for the app to show.
     pub problems: Vec<Problem>,
 }
@@ -76,6 +79,7 @@ pub fn load(dir: Option<&Path>) -> Config {
         image_protocol: ImageProtocol::Auto,
         sampling: SamplingSettings::default(),
         theme: Theme::default(),
+        keymap: Keymap::default(),
         problems: Vec::new(),
     };
     let mut theme_name = "dark".to_string();
@@ -138,6 +142,10 @@ fn apply(
                 apply_sampling(value, file, &mut config.sampling, problems);
                 Ok(())
             }
+            ("keys", _) => {
+                apply_keys(value, file, &mut config.keymap, problems);
+                Ok(())
+            }
             ("model" | "quantization" | "image_protocol" | "theme", None) => {
                 Err("expected a string".into())
             }
@@ -145,6 +153,30 @@ fn apply(
         };
         if let Err(reason) = result {
             problems.push(Problem::new(file, key, reason));
+        }
+    }
+}
+
+/// `[keys]`: `name = "key"` or `name = ["key", "key"]` replaces a binding's keys.
+fn apply_keys(value: &toml::Value, file: &str, keymap: &mut Keymap, problems: &mut Vec<Problem>) {
+    let Some(table) = value.as_table() else {
+        problems.push(Problem::new(file, "keys", "expected a [keys] table"));
+        return;
+    };
+    for (name, value) in table {
+        let keys: Option<Vec<String>> = match value {
+            toml::Value::String(s) => Some(vec![s.clone()]),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect(),
+            _ => None,
+        };
+        let result = keys
+            .ok_or_else(|| "expected a key or a list of keys".to_string())
+            .and_then(|keys| keymap.rebind(name, &keys));
+        if let Err(reason) = result {
+            problems.push(Problem::new(file, &format!("keys.{name}"), reason));
         }
     }
 }
@@ -197,14 +229,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.toml"),
-            "colour = 1\ntheme = \"light\"\n[sampling]\ntemperature = 9\nmax_tokens = 64\n",
+            "colour = 1\ntheme = \"light\"\n[sampling]\ntemperature = 9\nmax_tokens = 64\n\
+             [keys]\nstop = \"ctrl-g\"\nnope = \"x\"\n",
         )
         .unwrap();
         let config = load(Some(dir.path()));
         let problems: Vec<String> = config.problems.iter().map(|p| p.to_string()).collect();
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].contains("config.toml: colour: unknown key"));
-        assert!(problems[1].contains("sampling.temperature"));
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        let has = |text: &str| problems.iter().any(|p| p.contains(text));
+        assert!(has("config.toml: colour: unknown key"));
+        assert!(has("config.toml: keys.nope: unknown action 'nope'"));
+        assert!(has("sampling.temperature"));
         assert_eq!(config.sampling.temperature, 0.2);
         assert_eq!(config.sampling.max_new_tokens, 64);
         assert_ne!(config.theme, Theme::default(), "the light theme");

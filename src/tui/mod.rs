@@ -79,6 +79,7 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
         forced => forced,
     };
     let mut state = State::new(start_info(&options), settings, args.system.clone());
+    state.keymap = config.keymap.clone();
     for problem in &config.problems {
         state.report_problem(&problem.to_string());
     }

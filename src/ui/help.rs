@@ -7,18 +7,15 @@ use ratatui::Frame;
 
 use super::{pane, Theme};
 use crate::app::commands::COMMANDS;
-use crate::app::keymap::{Scope, BINDINGS};
+use crate::app::keymap::{Keymap, Scope};
 
 /// The help text as (key, description) rows under headings; also used for the README.
-pub fn help_rows() -> Vec<(String, String)> {
+pub fn help_rows(keymap: &Keymap) -> Vec<(String, String)> {
     let mut rows = Vec::new();
     for scope in [Scope::Global, Scope::Input, Scope::Chat, Scope::Settings] {
         rows.push((scope.title().to_string(), String::new()));
-        for binding in BINDINGS
-            .iter()
-            .filter(|b| b.scope == scope && !b.label.is_empty())
-        {
-            rows.push((binding.label.to_string(), binding.description.to_string()));
+        for binding in keymap.bindings.iter().filter(|b| b.scope == scope) {
+            rows.push((binding.label(), binding.description.to_string()));
         }
     }
     rows.push(("Commands".to_string(), String::new()));
@@ -29,9 +26,9 @@ pub fn help_rows() -> Vec<(String, String)> {
 }
 
 /// The keys and commands as a Markdown table, for the README (a test keeps them in step).
-pub fn keys_markdown() -> String {
+pub fn keys_markdown(keymap: &Keymap) -> String {
     let mut out = String::from("| keys | what they do |\n|---|---|\n");
-    for (key, description) in help_rows() {
+    for (key, description) in help_rows(keymap) {
         if description.is_empty() {
             out.push_str(&format!("| **{key}** | |\n"));
         } else {
@@ -43,8 +40,8 @@ pub fn keys_markdown() -> String {
 }
 
 /// Draws the overlay centred in `area`.
-pub fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let rows = help_rows();
+pub fn draw(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme) {
+    let rows = help_rows(keymap);
     let key_width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(10) + 2;
     let lines: Vec<Line> = rows
         .into_iter()

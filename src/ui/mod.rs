@@ -68,7 +68,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, image: Option<&mut 
     input::draw(frame, input_area, state, theme);
     status::draw(frame, status_area, state, theme);
     if state.help_open {
-        help::draw(frame, area, theme);
+        help::draw(frame, area, &state.keymap, theme);
     }
 }
 
