@@ -7,6 +7,7 @@ pub mod commands;
 mod complete;
 mod generation;
 pub mod input;
+mod key;
 pub mod keymap;
 pub mod settings_panel;
 mod update;
