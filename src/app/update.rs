@@ -186,6 +186,17 @@ impl State {
     }
 
     fn interrupt(&mut self) -> Vec<Effect> {
+        let stopping = matches!(
+            self.generation,
+            Generation::Running {
+                stop_requested: true,
+                ..
+            }
+        );
+        if self.ctrl_c_armed && stopping {
+            // The stop is on its way; a second Ctrl-C does not wait for it.
+            return self.quit();
+        }
         if matches!(
             self.generation,
             Generation::Running { .. } | Generation::Queued
