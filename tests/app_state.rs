@@ -123,3 +123,38 @@ fn pasted_escape_sequences_never_reach_the_screen() {
     assert_eq!(s.entries[0].kind, EntryKind::User);
     assert!(!s.entries[0].text.contains('\x1b'));
 }
+
+#[test]
+fn a_change_in_the_settings_panel_goes_with_the_next_request() {
+    let mut s = state();
+    s.model = vchat::app::ModelStatus::Ready(vchat::engine::ModelInfo {
+        model: "m".into(),
+        architecture: "a".into(),
+        device: "cpu".into(),
+        dtype: "f32".into(),
+        quantization: "none".into(),
+        one_image_per_request: true,
+    });
+    s.update(Action::FocusNext);
+    s.update(Action::FocusNext);
+    s.update(Action::SettingIncrease); // temperature 0.2 → 0.3
+    s.update(Action::SettingNext);
+    s.update(Action::SettingNext);
+    s.update(Action::SettingNext);
+    s.update(Action::SettingNext); // max_tokens
+    s.update(Action::SettingEdit);
+    s.update(Action::KillToStart);
+    s.update(Action::Insert("77".into()));
+    s.update(Action::Submit);
+    assert!(s.panel.editing.is_none() && s.panel.error.is_none());
+    s.update(Action::FocusNext);
+    s.update(Action::FocusNext);
+    assert_eq!(s.focus, Focus::Input);
+    match &send(&mut s, "hello")[..] {
+        [Effect::Generate { settings, .. }] => {
+            assert_eq!(settings.temperature, 0.3);
+            assert_eq!(settings.max_new_tokens, 77);
+        }
+        other => panic!("expected a request, got {other:?}"),
+    }
+}
