@@ -16,15 +16,16 @@ use crate::conversation::ChatImage;
 pub fn pick(choice: ImageProtocol) -> Picker {
     // Inside tmux the query is wrapped for an outer terminal that may never answer; in
     // ratatui-image 11.1 the unanswered query leaves a thread reading stdin that swallows
-    // keys and later resets the terminal mode. Half-blocks always work there.
+    // keys. So no query there: half-blocks, or the forced protocol with a default cell size.
     let in_tmux = std::env::var_os("TMUX").is_some();
-    if choice == ImageProtocol::Halfblocks || (choice == ImageProtocol::Auto && in_tmux) {
-        return Picker::halfblocks();
-    }
-    let mut picker = Picker::from_query_stdio().unwrap_or_else(|e| {
-        tracing::info!("terminal graphics query failed ({e}); using half-blocks");
+    let mut picker = if choice == ImageProtocol::Halfblocks || in_tmux {
         Picker::halfblocks()
-    });
+    } else {
+        Picker::from_query_stdio().unwrap_or_else(|e| {
+            tracing::info!("terminal graphics query failed ({e}); using half-blocks");
+            Picker::halfblocks()
+        })
+    };
     let forced = match choice {
         ImageProtocol::Sixel => Some(ProtocolType::Sixel),
         ImageProtocol::Kitty => Some(ProtocolType::Kitty),

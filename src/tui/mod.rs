@@ -87,16 +87,20 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
         fetch_timeout: Duration::from_secs_f64(args.fetch_timeout),
         ..MediaOptions::default()
     };
-    // Before the alternate screen and the key reader: the query talks to the terminal.
-    let mut images = ImageRenderer::new(images::pick(protocol));
     let mut terminal =
         terminal::enter().map_err(|e| Exit::new(1, format!("cannot set up the terminal: {e}")))?;
     let _guard = terminal::RestoreGuard;
     let theme = config.theme.clone();
-    // The first frame, before anything slow starts.
-    draw(&mut terminal, &state, &theme, &mut images)?;
-
+    // The first frame, before anything slow starts (the graphics query can take a moment).
+    terminal
+        .draw(|frame| ui::draw(frame, &state, &theme, None))
+        .map_err(|e| Exit::new(1, format!("cannot draw: {e}")))?;
+    // The model loads while the terminal is asked about graphics.
     let mut session = Session::start(state, options, media);
+    // After raw mode (the query restores the mode it found, raw) and before the key reader
+    // starts: the query reads the terminal's answer from stdin.
+    let mut images = ImageRenderer::new(images::pick(protocol));
+
     if let Some(source) = &args.image {
         session.dispatch(Action::AttachImage(source.clone()));
     }
