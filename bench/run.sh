@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vchat's benchmarks in one command: builds plain mistral.rs 0.8.1 (the baseline), writes the
 # benchmark model, runs vchat and the baseline interleaved, prints the table and writes
-# BENCHMARKS.md. Usage: bench/run.sh [RUNS]   (default 5)
+# BENCHMARKS.md; then the full-screen app's frame cost against chat length.
+# Usage: bench/run.sh [RUNS]   (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-5}"
@@ -9,3 +10,4 @@ cargo xtask setup
 echo "bench: building plain mistral.rs 0.8.1 (the baseline)" >&2
 CARGO_TARGET_DIR=target/plain cargo build --quiet --manifest-path bench/plain-mistralrs/Cargo.toml
 cargo run --quiet --example bench -- target/plain/debug/plain-mistralrs "$runs"
+cargo run --quiet --example ui_frames

@@ -45,7 +45,18 @@ pub enum TinySize {
     Large,
 }
 
-/// Options of a chat (one-shot for now; the full-screen app later).
+/// The terminal graphics protocol of the app's image pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImageProtocol {
+    /// Ask the terminal; half-blocks when it does not answer.
+    Auto,
+    Halfblocks,
+    Sixel,
+    Kitty,
+    Iterm2,
+}
+
+/// Options of a chat: one-shot with `--prompt`, else the full-screen app.
 #[derive(Debug, Args)]
 pub struct ChatArgs {
     /// Hugging Face model id or local model folder.
@@ -111,6 +122,10 @@ pub struct ChatArgs {
     /// Print time to first token and tokens/s of each answer on stderr.
     #[arg(long)]
     pub stats: bool,
+    /// How the full-screen app draws images: auto (ask the terminal), halfblocks, sixel,
+    /// kitty or iterm2.
+    #[arg(long, value_enum, default_value_t = ImageProtocol::Auto)]
+    pub image_protocol: ImageProtocol,
     /// Seconds to wait for an image URL.
     #[arg(long, default_value_t = 30.0, value_parser = parse_timeout)]
     pub fetch_timeout: f64,
@@ -119,7 +134,15 @@ pub struct ChatArgs {
 impl ChatArgs {
     /// The sampling settings: defaults, then each flag given, validated with the shared rules.
     pub fn sampling_settings(&self) -> Result<SamplingSettings, SettingError> {
-        let mut settings = SamplingSettings::default();
+        self.sampling_settings_from(SamplingSettings::default())
+    }
+
+    /// The sampling settings: `base` (e.g. from the config file), then each flag given.
+    pub fn sampling_settings_from(
+        &self,
+        base: SamplingSettings,
+    ) -> Result<SamplingSettings, SettingError> {
+        let mut settings = base;
         let flags = [
             ("temperature", &self.temperature),
             ("top_p", &self.top_p),

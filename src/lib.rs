@@ -3,7 +3,9 @@
 //! The binary (`src/main.rs`) parses the command line and picks a mode; everything it uses lives
 //! here so that tests can drive the same code.
 
+pub mod app;
 pub mod cli;
+pub mod config;
 pub mod conversation;
 pub mod engine;
 pub mod logging;
@@ -14,3 +16,6 @@ pub mod rng;
 pub mod settings;
 pub mod text;
 pub mod tiny_model;
+pub mod tui;
+pub mod ui;
+pub mod wrap;

@@ -1,5 +1,6 @@
 //! vchat's entry point: parse the command line, send logs to a file, run the chosen mode.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -35,7 +36,8 @@ fn main() -> ExitCode {
 }
 
 fn run_chat(args: vchat::cli::ChatArgs) -> Result<(), Exit> {
-    if args.prompt.is_empty() {
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if args.prompt.is_empty() && !interactive {
         return Err(Exit::new(
             Exit::USAGE,
             "no --prompt given; try: vchat --image photo.jpg --prompt \"Describe the image\"",
@@ -45,7 +47,11 @@ fn run_chat(args: vchat::cli::ChatArgs) -> Result<(), Exit> {
         .enable_all()
         .build()
         .map_err(|e| Exit::new(1, format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(oneshot::run(&args, paths::cache_dir()));
+    let result = if args.prompt.is_empty() {
+        runtime.block_on(vchat::tui::run(&args, paths::cache_dir()))
+    } else {
+        runtime.block_on(oneshot::run(&args, paths::cache_dir()))
+    };
     // mistral.rs's engine thread never ends by itself: do not wait for it.
     runtime.shutdown_background();
     result

@@ -1,0 +1,144 @@
+//! The full-screen app's frame cost against the length of the chat: frames are drawn on
+//! ratatui's TestBackend with 10 and with 10,000 messages while an answer streams (one token
+//! per frame), interleaved in batches; the medians and their ratio are printed and added to
+//! BENCHMARKS.md (goal: 10,000 messages cost at most 1.2× what 10 do). Run by `bench/run.sh`.
+
+use std::time::Instant;
+
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use vchat::app::{Action, ChatEntry, EntryKind, StartInfo, State};
+use vchat::engine::{EngineEvent, ModelInfo, RequestId};
+use vchat::settings::SamplingSettings;
+use vchat::ui::{self, Theme};
+
+const BATCHES: usize = 15;
+const FRAMES_PER_BATCH: usize = 40;
+const GOAL: f64 = 1.2;
+
+fn main() -> Result<(), String> {
+    let mut small = streaming_state(10);
+    let mut large = streaming_state(10_000);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).map_err(|e| e.to_string())?;
+    let theme = Theme::default();
+    // Warm both (wrapping caches fill on the first frame).
+    frame_cost(&mut terminal, &mut small, &theme, 5)?;
+    frame_cost(&mut terminal, &mut large, &theme, 5)?;
+
+    let (mut small_costs, mut large_costs) = (Vec::new(), Vec::new());
+    for _ in 0..BATCHES {
+        small_costs.push(frame_cost(
+            &mut terminal,
+            &mut small,
+            &theme,
+            FRAMES_PER_BATCH,
+        )?);
+        large_costs.push(frame_cost(
+            &mut terminal,
+            &mut large,
+            &theme,
+            FRAMES_PER_BATCH,
+        )?);
+    }
+    let (s, l) = (median(&small_costs), median(&large_costs));
+    let ratio = l / s;
+    let section = format!(
+        "\n## Full-screen app: frame cost against chat length\n\n\
+         A 120 × 40 frame on ratatui's TestBackend while an answer streams (one token per frame); \
+         {BATCHES} interleaved batches of {FRAMES_PER_BATCH} frames; median per frame (spread).\n\n\
+         | chat | per frame |\n|---|---|\n\
+         | 10 messages | {:.1} µs ({:.1} – {:.1}) |\n\
+         | 10,000 messages | {:.1} µs ({:.1} – {:.1}) |\n\n\
+         | ratio | measured | goal | holds |\n|---|---|---|---|\n\
+         | 10,000 ÷ 10 messages | {ratio:.3} | ≤ {GOAL} | {} |\n",
+        s * 1e6,
+        min(&small_costs) * 1e6,
+        max(&small_costs) * 1e6,
+        l * 1e6,
+        min(&large_costs) * 1e6,
+        max(&large_costs) * 1e6,
+        if ratio <= GOAL { "yes" } else { "NO" }
+    );
+    println!("{section}");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/BENCHMARKS.md");
+    let mut report = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    if let Some(start) = report.find("\n## Full-screen app") {
+        report.truncate(start);
+    }
+    report.push_str(&section);
+    std::fs::write(path, report).map_err(|e| e.to_string())?;
+    if ratio <= GOAL {
+        Ok(())
+    } else {
+        Err("the frame-cost goal was missed".into())
+    }
+}
+
+/// A ready app with `messages` chat entries and an answer streaming.
+fn streaming_state(messages: usize) -> State {
+    let start = StartInfo {
+        model: "llava-hf/llava-1.5-7b-hf".into(),
+        device: "cpu".into(),
+        quantization: "none".into(),
+        dtype: "f32".into(),
+    };
+    let mut state = State::new(start, SamplingSettings::default(), None);
+    state.update(Action::Engine(EngineEvent::Ready {
+        request: RequestId::LOAD,
+        info: ModelInfo {
+            model: "llava-hf/llava-1.5-7b-hf".into(),
+            architecture: "LlavaForConditionalGeneration".into(),
+            device: "cpu".into(),
+            dtype: "f32".into(),
+            quantization: "none".into(),
+            one_image_per_request: true,
+        },
+    }));
+    for i in 0..messages {
+        let kind = if i % 2 == 0 {
+            EntryKind::User
+        } else {
+            EntryKind::Assistant
+        };
+        let text = format!("message {i}: a line of chat that is long enough to wrap once or twice in the chat pane of a normal terminal window");
+        state.entries.push(ChatEntry::new(kind, &text));
+    }
+    state.input.set_text("next question");
+    state.update(Action::Submit);
+    state.update(Action::GenerationStarted(RequestId(1)));
+    state
+}
+
+/// Seconds per frame over `frames` frames, each after one more streamed token.
+fn frame_cost(
+    terminal: &mut Terminal<TestBackend>,
+    state: &mut State,
+    theme: &Theme,
+    frames: usize,
+) -> Result<f64, String> {
+    let started = Instant::now();
+    for _ in 0..frames {
+        state.update(Action::Engine(EngineEvent::Token {
+            request: RequestId(1),
+            text: " token".into(),
+        }));
+        terminal
+            .draw(|frame| ui::draw(frame, state, theme, None))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(started.elapsed().as_secs_f64() / frames as f64)
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+fn min(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(values: &[f64]) -> f64 {
+    values.iter().copied().fold(0.0, f64::max)
+}

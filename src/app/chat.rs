@@ -1,0 +1,92 @@
+//! Chat entries as shown on screen, and the arithmetic of scrolling them from the bottom.
+
+use std::rc::Rc;
+
+use crate::conversation::AnswerStats;
+use crate::text::sanitize;
+use crate::wrap::WrapCache;
+
+/// Who an entry is from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    User,
+    Assistant,
+    /// A message from vchat itself (an error, a loaded image, a new chat).
+    Notice,
+}
+
+/// One block of the chat pane. Text is sanitised on the way in, so drawing never sees an
+/// escape sequence.
+#[derive(Debug, Clone)]
+pub struct ChatEntry {
+    pub kind: EntryKind,
+    pub text: String,
+    /// The image this user turn carries (its label).
+    pub image_label: Option<String>,
+    /// The answer's stats once it is done.
+    pub stats: Option<AnswerStats>,
+    wrap: WrapCache,
+}
+
+impl ChatEntry {
+    /// A new entry; `text` is sanitised.
+    pub fn new(kind: EntryKind, text: &str) -> Self {
+        Self {
+            kind,
+            text: sanitize(text),
+            image_label: None,
+            stats: None,
+            wrap: WrapCache::default(),
+        }
+    }
+
+    /// Appends streamed text (sanitised).
+    pub fn append(&mut self, text: &str) {
+        self.text.push_str(&sanitize(text));
+        self.wrap.clear();
+    }
+
+    /// The body wrapped to `width`, cached.
+    pub fn body_lines(&self, width: u16) -> Rc<Vec<String>> {
+        self.wrap.lines(&self.text, width)
+    }
+
+    /// True when wrapped lines are cached (a frame looked at this entry).
+    pub fn is_wrapped(&self) -> bool {
+        self.wrap.is_filled()
+    }
+
+    /// Lines the entry takes at `width`: a header, the body, the stats line when done, and
+    /// a blank line after it.
+    pub fn height(&self, width: u16) -> usize {
+        2 + self.body_lines(width).len() + usize::from(self.stats.is_some())
+    }
+}
+
+/// Lines of the chat at `width`, counted from the last entry backwards and stopping once
+/// `cap` is reached, so that the cost follows what is looked at, not the history's length.
+pub fn lines_up_to(entries: &[ChatEntry], width: u16, cap: usize) -> usize {
+    let mut total = 0;
+    for entry in entries.iter().rev() {
+        total += entry.height(width);
+        if total >= cap {
+            return cap;
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counting_lines_stops_at_the_cap() {
+        let entries: Vec<ChatEntry> = (0..10_000)
+            .map(|i| ChatEntry::new(EntryKind::User, &format!("message {i}")))
+            .collect();
+        assert_eq!(lines_up_to(&entries, 40, 30), 30);
+        assert!(entries[9_999].is_wrapped());
+        assert!(!entries[0].is_wrapped(), "old entries are not wrapped");
+    }
+}

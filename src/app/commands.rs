@@ -1,0 +1,88 @@
+//! Commands typed in the input: `/image`, `/new`, `/system`, `/set`, `/help`, `/quit`.
+
+/// A command the user typed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Load an image (path or URL) for the next user turn.
+    Image(String),
+    /// Start a new chat.
+    New,
+    /// Set (or, with empty text, clear) the system prompt.
+    System(String),
+    /// Change a sampling setting.
+    Set { name: String, value: String },
+    /// Show the help overlay.
+    Help,
+    /// Leave the app.
+    Quit,
+}
+
+/// Every command with its arguments and what it does, for the help overlay and the README.
+pub const COMMANDS: &[(&str, &str)] = &[
+    (
+        "/image PATH|URL",
+        "attach an image to the next message (Tab completes paths)",
+    ),
+    ("/new", "start a new chat (keeps the image and settings)"),
+    ("/system TEXT", "set the system prompt (empty clears it)"),
+    (
+        "/set NAME VALUE",
+        "change a setting, e.g. /set temperature 0.7",
+    ),
+    ("/help", "show the keys and commands"),
+    ("/quit", "leave vchat"),
+];
+
+/// Parses a typed line. `None` when it is a message, not a command (it does not start with
+/// `/`); an error message when it is a command that cannot be understood.
+pub fn parse(text: &str) -> Option<Result<Command, String>> {
+    let text = text.trim();
+    let rest = text.strip_prefix('/')?;
+    let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let args = args.trim();
+    Some(match name {
+        "image" | "img" if args.is_empty() => Err("usage: /image PATH|URL".into()),
+        "image" | "img" => Ok(Command::Image(args.to_string())),
+        "new" | "clear" => Ok(Command::New),
+        "system" => Ok(Command::System(args.to_string())),
+        "set" => match args.split_once(char::is_whitespace) {
+            Some((name, value)) => Ok(Command::Set {
+                name: name.to_string(),
+                value: value.trim().to_string(),
+            }),
+            None => Err(format!(
+                "usage: /set NAME VALUE (names: {})",
+                crate::settings::SETTING_NAMES.join(", ")
+            )),
+        },
+        "help" | "?" => Ok(Command::Help),
+        "quit" | "exit" | "q" => Ok(Command::Quit),
+        other => Err(format!(
+            "unknown command /{} (try /help)",
+            crate::text::one_line(other)
+        )),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands_and_messages() {
+        assert_eq!(parse("hello"), None);
+        assert_eq!(
+            parse("/set max_tokens 8"),
+            Some(Ok(Command::Set {
+                name: "max_tokens".into(),
+                value: "8".into()
+            }))
+        );
+        assert_eq!(
+            parse("/image a b.png"),
+            Some(Ok(Command::Image("a b.png".into())))
+        );
+        assert!(matches!(parse("/frob"), Some(Err(_))));
+        assert!(matches!(parse("/set x"), Some(Err(_))));
+    }
+}

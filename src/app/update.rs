@@ -1,0 +1,362 @@
+//! [`State::update`]: how each action changes the state and which effects it asks for.
+
+use super::chat::lines_up_to;
+use super::commands::{self, Command};
+use super::complete::complete_image_path;
+use super::settings_panel::{self, SYSTEM_ROW};
+use super::{Action, Effect, Focus, Generation, Notice, State};
+use crate::text::one_line;
+
+impl State {
+    /// Applies one action; returns the work the event loop must do.
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        if !matches!(action, Action::Interrupt | Action::Engine(_)) {
+            self.ctrl_c_armed = false;
+        }
+        match action {
+            Action::Quit => self.quit(),
+            Action::Interrupt => self.interrupt(),
+            Action::Stop => self.stop(),
+            Action::FocusNext => {
+                if self.focus == Focus::Input && self.input.text().starts_with("/image ") {
+                    if let Some(done) = complete_image_path(&self.input.text()) {
+                        self.input.set_text(&done);
+                    }
+                } else {
+                    self.set_focus(self.focus.next());
+                }
+                vec![]
+            }
+            Action::FocusPrev => {
+                self.set_focus(self.focus.prev());
+                vec![]
+            }
+            Action::ToggleHelp => {
+                self.help_open = !self.help_open;
+                vec![]
+            }
+            Action::Submit => self.submit(),
+            Action::SettingEdit => {
+                let name = self.panel.selected_name();
+                let mut editor = super::input::InputEditor::default();
+                editor.set_text(&settings_panel::value_text(
+                    &self.settings,
+                    self.conversation.system_prompt.as_deref(),
+                    name,
+                ));
+                if name == SYSTEM_ROW && self.conversation.system_prompt.is_none() {
+                    editor.set_text("");
+                }
+                self.panel.editing = Some(editor);
+                vec![]
+            }
+            Action::SettingPrev => {
+                self.panel.move_by(-1);
+                vec![]
+            }
+            Action::SettingNext => {
+                self.panel.move_by(1);
+                vec![]
+            }
+            Action::SettingDecrease | Action::SettingIncrease => {
+                let up = matches!(action, Action::SettingIncrease);
+                let name = self.panel.selected_name();
+                if let Some(value) = settings_panel::stepped_value(&self.settings, name, up) {
+                    self.apply_setting(name, &value);
+                }
+                vec![]
+            }
+            Action::ScrollUp(n) => {
+                self.scroll_by(n as isize);
+                vec![]
+            }
+            Action::ScrollDown(n) => {
+                self.scroll_by(-(n as isize));
+                vec![]
+            }
+            Action::PageUp => {
+                self.scroll_by(self.page() as isize);
+                vec![]
+            }
+            Action::PageDown => {
+                self.scroll_by(-(self.page() as isize));
+                vec![]
+            }
+            Action::ScrollToBottom => {
+                self.scroll = 0;
+                vec![]
+            }
+            Action::AttachImage(source) => self.run_command(Command::Image(source)),
+            Action::Engine(event) => self.on_engine(event),
+            Action::GenerationStarted(id) => {
+                if let Generation::Running {
+                    request,
+                    stop_requested,
+                    ..
+                } = &mut self.generation
+                {
+                    *request = Some(id);
+                    if *stop_requested {
+                        return vec![Effect::Cancel(id)];
+                    }
+                }
+                vec![]
+            }
+            Action::ImageLoaded { source, result } => {
+                if self.image_loading.as_deref() == Some(source.as_str()) {
+                    self.image_loading = None;
+                }
+                match result {
+                    Ok(image) => {
+                        self.notify(format!("image ready: {}", one_line(&image.label)), false);
+                        self.shown_image = Some(image.clone());
+                        self.pending_image = Some(image);
+                    }
+                    Err(message) => self.notify(message, true),
+                }
+                vec![]
+            }
+            editing => {
+                self.edit(editing);
+                vec![]
+            }
+        }
+    }
+
+    fn set_focus(&mut self, focus: Focus) {
+        self.panel.editing = None;
+        self.focus = focus;
+    }
+
+    pub(super) fn notify(&mut self, text: impl AsRef<str>, is_error: bool) {
+        self.notice = Some(Notice {
+            text: one_line(text.as_ref()),
+            is_error,
+        });
+    }
+
+    /// Text-editing actions go to the settings value being typed, else to the input.
+    fn edit(&mut self, action: Action) {
+        let editor = match self.panel.editing.as_mut() {
+            Some(editor) => editor,
+            None => {
+                self.focus = Focus::Input;
+                self.input_error = None;
+                &mut self.input
+            }
+        };
+        match action {
+            Action::Insert(text) => {
+                // Pasted text may carry escape sequences; tabs would break cursor columns.
+                editor.insert(&crate::text::sanitize(&text).replace('\t', "    "))
+            }
+            Action::Newline => editor.newline(),
+            Action::Backspace => editor.backspace(),
+            Action::Delete => editor.delete(),
+            Action::Left => editor.left(),
+            Action::Right => editor.right(),
+            Action::Home => editor.home(),
+            Action::End => editor.end(),
+            Action::Up => editor.up(),
+            Action::Down => editor.down(),
+            Action::KillToStart => editor.kill_to_start(),
+            Action::DeleteWord => editor.delete_word(),
+            _ => {}
+        }
+    }
+
+    fn page(&self) -> usize {
+        usize::from(self.chat_viewport.get().1.saturating_sub(1)).max(1)
+    }
+
+    /// Scrolls by `delta` lines (positive = up, into the history), never past the top.
+    fn scroll_by(&mut self, delta: isize) {
+        let (width, height) = self.chat_viewport.get();
+        let wanted = self.scroll.saturating_add_signed(delta);
+        let height = usize::from(height);
+        // Only the entries down to the wanted position are wrapped.
+        let total = lines_up_to(&self.entries, width, wanted + height);
+        self.scroll = wanted.min(total.saturating_sub(height));
+    }
+
+    fn quit(&mut self) -> Vec<Effect> {
+        let mut effects = self.cancel_running();
+        effects.push(Effect::Quit);
+        effects
+    }
+
+    fn interrupt(&mut self) -> Vec<Effect> {
+        let stopping = matches!(
+            self.generation,
+            Generation::Running {
+                stop_requested: true,
+                ..
+            }
+        );
+        if self.ctrl_c_armed && stopping {
+            // The stop is on its way; a second Ctrl-C does not wait for it.
+            return self.quit();
+        }
+        if matches!(
+            self.generation,
+            Generation::Running { .. } | Generation::Queued
+        ) {
+            self.ctrl_c_armed = true;
+            return self.stop();
+        }
+        if self.ctrl_c_armed {
+            return self.quit();
+        }
+        self.ctrl_c_armed = true;
+        self.notify("press Ctrl-C again to quit", false);
+        vec![]
+    }
+
+    fn stop(&mut self) -> Vec<Effect> {
+        if self.help_open {
+            self.help_open = false;
+            return vec![];
+        }
+        if self.panel.editing.take().is_some() {
+            self.panel.error = None;
+            return vec![];
+        }
+        match self.generation {
+            Generation::Queued => {
+                // Nothing was asked of the engine yet: give the message back to the input.
+                self.generation = Generation::Idle;
+                if let Some(crate::conversation::Turn::User(turn)) = self.conversation.turns.pop() {
+                    self.entries.pop();
+                    self.used_tokens = self
+                        .used_tokens
+                        .saturating_sub(turn.text.chars().count() / 4);
+                    self.input.set_text(&turn.text);
+                    if turn.image.is_some() {
+                        self.pending_image = turn.image;
+                    }
+                }
+                self.notify("message withdrawn", false);
+                vec![]
+            }
+            Generation::Running { .. } => self.cancel_running(),
+            Generation::Idle => vec![],
+        }
+    }
+
+    pub(super) fn cancel_running(&mut self) -> Vec<Effect> {
+        match &mut self.generation {
+            Generation::Running {
+                request,
+                stop_requested,
+                ..
+            } => {
+                *stop_requested = true;
+                request.map(Effect::Cancel).into_iter().collect()
+            }
+            _ => vec![],
+        }
+    }
+
+    fn submit(&mut self) -> Vec<Effect> {
+        if let Some(editor) = self.panel.editing.as_ref() {
+            let value = editor.text();
+            let name = self.panel.selected_name();
+            if self.apply_setting(name, &value) {
+                self.panel.editing = None;
+            }
+            return vec![];
+        }
+        if self.focus == Focus::Settings {
+            return self.update(Action::SettingEdit);
+        }
+        let text = self.input.text();
+        if text.trim().is_empty() {
+            return vec![];
+        }
+        match commands::parse(&text) {
+            Some(Ok(command)) => {
+                let effects = self.run_command(command);
+                if self.input_error.is_none() {
+                    self.input.take();
+                }
+                effects
+            }
+            Some(Err(message)) => {
+                self.input_error = Some(message);
+                vec![]
+            }
+            None => self.send_message(),
+        }
+    }
+
+    /// Sets a setting (or the system prompt); a refusal is shown with the allowed range.
+    fn apply_setting(&mut self, name: &str, value: &str) -> bool {
+        if name == SYSTEM_ROW {
+            let value = value.trim();
+            self.conversation.system_prompt = (!value.is_empty()).then(|| value.to_string());
+            self.panel.error = None;
+            self.notify("system prompt set", false);
+            return true;
+        }
+        match self.settings.set(name, value) {
+            Ok(()) => {
+                self.panel.error = None;
+                self.notify(
+                    format!("{name} = {}", self.settings.get(name).unwrap_or_default()),
+                    false,
+                );
+                true
+            }
+            Err(e) => {
+                self.panel.error = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    fn run_command(&mut self, command: Command) -> Vec<Effect> {
+        match command {
+            Command::Image(source) => {
+                self.image_loading = Some(source.clone());
+                self.notify(format!("loading image {source}"), false);
+                vec![Effect::LoadImage(source)]
+            }
+            Command::New => {
+                let effects = self.cancel_running();
+                self.generation = Generation::Idle;
+                self.entries.clear();
+                self.conversation.turns.clear();
+                self.scroll = 0;
+                self.streamed_tokens = 0;
+                self.used_tokens = 0;
+                // The image shown stays: the new chat is usually about the same picture.
+                self.pending_image = self.shown_image.clone();
+                self.notify("new chat", false);
+                effects
+            }
+            Command::System(text) => {
+                self.apply_setting(SYSTEM_ROW, &text);
+                vec![]
+            }
+            Command::Set { name, value } => {
+                let canonical = name.replace('-', "_");
+                match self.settings.set(&name, &value) {
+                    Ok(()) => self.notify(
+                        format!(
+                            "{canonical} = {}",
+                            self.settings.get(&name).unwrap_or_default()
+                        ),
+                        false,
+                    ),
+                    Err(e) => self.input_error = Some(e.to_string()),
+                }
+                vec![]
+            }
+            Command::Help => {
+                self.help_open = true;
+                vec![]
+            }
+            Command::Quit => self.quit(),
+        }
+    }
+}

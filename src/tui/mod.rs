@@ -1,0 +1,209 @@
+//! The full-screen app: terminal setup, the event loop, and the bridge between terminal
+//! events, the engine and the [`State`](crate::app::State).
+
+mod images;
+mod session;
+pub mod terminal;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream, MouseEventKind};
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+use crate::app::{keymap, Action, StartInfo, State};
+use crate::cli::{ChatArgs, ImageProtocol};
+use crate::config;
+use crate::engine::{DeviceChoice, DtypeChoice, EngineOptions, IsqChoice, DEFAULT_MODEL};
+use crate::media::MediaOptions;
+use crate::oneshot::Exit;
+use crate::ui::{self, Theme};
+
+pub use images::ImageRenderer;
+pub use session::Session;
+
+/// At most this many frames a second.
+const FRAME_INTERVAL: Duration = Duration::from_millis(16);
+/// Lines the mouse wheel scrolls per notch.
+const WHEEL_LINES: usize = 3;
+
+/// The engine options the command line asks for.
+pub fn engine_options(args: &ChatArgs, cache_dir: PathBuf) -> EngineOptions {
+    let mut options = EngineOptions::new(&args.model, cache_dir);
+    options.isq = args.isq;
+    options.dtype = args.dtype;
+    options.offline |= args.offline;
+    if args.cpu {
+        options.device = DeviceChoice::Cpu;
+    }
+    options
+}
+
+/// What the status bar shows before the model reports its own facts.
+pub fn start_info(options: &EngineOptions) -> StartInfo {
+    StartInfo {
+        model: options.model.clone(),
+        device: match options.device {
+            DeviceChoice::Cpu => "cpu".into(),
+            DeviceChoice::Best => "auto".into(),
+        },
+        dtype: match options.dtype {
+            DtypeChoice::Auto => "auto".into(),
+            other => format!("{other:?}").to_lowercase(),
+        },
+        quantization: match options.isq {
+            IsqChoice::Auto => "auto".into(),
+            IsqChoice::None => "none".into(),
+            IsqChoice::Type(t) => format!("{t:?}").to_lowercase(),
+        },
+    }
+}
+
+/// Runs the full-screen app until the user quits.
+pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
+    let config = config::load(config::config_dir().as_deref());
+    let settings = args
+        .sampling_settings_from(config.sampling.clone())
+        .map_err(|e| Exit::new(Exit::USAGE, e.to_string()))?;
+    let mut options = engine_options(args, cache_dir);
+    // The config fills in what the command line left at its default.
+    if let (Some(model), true) = (&config.model, args.model == DEFAULT_MODEL) {
+        options.model = model.clone();
+    }
+    if let (Some(isq), IsqChoice::Auto) = (config.quantization, args.isq) {
+        options.isq = isq;
+    }
+    let protocol = match args.image_protocol {
+        ImageProtocol::Auto => config.image_protocol,
+        forced => forced,
+    };
+    let mut state = State::new(start_info(&options), settings, args.system.clone());
+    state.keymap = config.keymap.clone();
+    for problem in &config.problems {
+        state.report_problem(&problem.to_string());
+    }
+    let media = MediaOptions {
+        fetch_timeout: Duration::from_secs_f64(args.fetch_timeout),
+        ..MediaOptions::default()
+    };
+    let mut terminal =
+        terminal::enter().map_err(|e| Exit::new(1, format!("cannot set up the terminal: {e}")))?;
+    let _guard = terminal::RestoreGuard;
+    let theme = config.theme.clone();
+    // The first frame, before anything slow starts (the graphics query can take a moment).
+    terminal
+        .draw(|frame| ui::draw(frame, &state, &theme, None))
+        .map_err(|e| Exit::new(1, format!("cannot draw: {e}")))?;
+    // The model loads while the terminal is asked about graphics.
+    let mut session = Session::start(state, options, media);
+    // After raw mode (the query restores the mode it found, raw) and before the key reader
+    // starts: the query reads the terminal's answer from stdin.
+    let mut images = ImageRenderer::new(images::pick(protocol));
+
+    if let Some(source) = &args.image {
+        session.dispatch(Action::AttachImage(source.clone()));
+    }
+    event_loop(&mut terminal, &mut session, &theme, &mut images).await
+}
+
+async fn event_loop(
+    terminal: &mut terminal::Tui,
+    session: &mut Session,
+    theme: &Theme,
+    images: &mut ImageRenderer,
+) -> Result<(), Exit> {
+    let mut keys = EventStream::new();
+    let mut signals = Signals::new()?;
+    let mut next_frame = Instant::now();
+    while !session.should_quit() {
+        tokio::select! {
+            event = keys.next() => match event {
+                Some(Ok(event)) => on_terminal_event(session, event),
+                // The terminal is gone (hang-up): nothing to show anymore.
+                Some(Err(_)) | None => session.dispatch(Action::Quit),
+            },
+            action = session.next_action() => match action {
+                Some(action) => session.dispatch(action),
+                None => session.dispatch(Action::Quit),
+            },
+            redraw = images.next_encoded() => session.dirty |= redraw,
+            _ = signals.next() => session.dispatch(Action::Quit),
+            _ = tokio::time::sleep_until(next_frame), if session.dirty => {
+                session.dirty = false;
+                draw(terminal, &session.state, theme, images)?;
+                next_frame = Instant::now() + FRAME_INTERVAL;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn on_terminal_event(session: &mut Session, event: Event) {
+    let action = match event {
+        Event::Key(key) => keymap::resolve(&session.state, key),
+        Event::Paste(text) => Some(Action::Insert(text)),
+        Event::Mouse(mouse) => match mouse.kind {
+            MouseEventKind::ScrollUp => Some(Action::ScrollUp(WHEEL_LINES)),
+            MouseEventKind::ScrollDown => Some(Action::ScrollDown(WHEEL_LINES)),
+            _ => None,
+        },
+        Event::Resize(..) => {
+            session.dirty = true;
+            None
+        }
+        _ => None,
+    };
+    if let Some(action) = action {
+        session.dispatch(action);
+    }
+}
+
+fn draw(
+    terminal: &mut terminal::Tui,
+    state: &State,
+    theme: &Theme,
+    images: &mut ImageRenderer,
+) -> Result<(), Exit> {
+    images.sync(state.shown_image.as_ref());
+    terminal
+        .draw(|frame| ui::draw(frame, state, theme, images.protocol()))
+        .map(|_| ())
+        .map_err(|e| Exit::new(1, format!("cannot draw: {e}")))
+}
+
+/// SIGTERM and SIGHUP end the app cleanly (restoring the terminal).
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, Exit> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let listen = |kind| {
+                signal(kind).map_err(|e| Exit::new(1, format!("cannot listen for signals: {e}")))
+            };
+            Ok(Self {
+                term: listen(SignalKind::terminate())?,
+                hup: listen(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.hup.recv() => {}
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    }
+}

@@ -1,0 +1,117 @@
+//! The chat pane: turns and streaming answers, drawn from the bottom up so that a frame only
+//! wraps the entries it shows.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::{pane, Theme};
+use crate::app::{ChatEntry, EntryKind, Focus, Generation, ModelStatus, State};
+use crate::text::one_line;
+
+/// Draws the chat into `area`.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let title = if state.scroll > 0 {
+        format!(" Chat (scrolled up {} lines; End returns) ", state.scroll)
+    } else {
+        " Chat ".to_string()
+    };
+    let block = pane(title, state.focus == Focus::Chat, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.width == 0 || inner.height == 0 {
+        return;
+    }
+    state.chat_viewport.set((inner.width, inner.height));
+    if state.entries.is_empty() {
+        frame.render_widget(
+            Paragraph::new(empty_hint(state))
+                .style(theme.dim)
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    let lines = visible_lines(state, inner.width, usize::from(inner.height), theme);
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn empty_hint(state: &State) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let ModelStatus::Loading { stage, fraction } = &state.model {
+        lines.push(Line::from(format!(
+            "Loading the model ({:.0}%): {}. You can type already; the message waits.",
+            fraction * 100.0,
+            one_line(stage)
+        )));
+    }
+    lines.push(Line::from("Ask something about the image and press Enter."));
+    if state.pending_image.is_none() {
+        lines.push(Line::from("Attach an image with /image PATH or URL."));
+    }
+    lines.push(Line::from("Tab moves between panes; F1 shows every key."));
+    lines
+}
+
+/// The lines on screen: `height` lines ending `state.scroll` lines above the bottom.
+fn visible_lines(state: &State, width: u16, height: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let wanted = height + state.scroll;
+    let last = state.entries.len().saturating_sub(1);
+    let running = matches!(state.generation, Generation::Running { .. });
+    let mut reversed: Vec<Line<'static>> = Vec::with_capacity(wanted);
+    for (index, entry) in state.entries.iter().enumerate().rev() {
+        let streaming = running && index == last;
+        let mut lines = entry_lines(entry, width, streaming, theme);
+        lines.reverse();
+        reversed.extend(lines);
+        if reversed.len() >= wanted {
+            break;
+        }
+    }
+    // Drop the lines below the window, then keep `height` lines.
+    let below = state.scroll.min(reversed.len());
+    let mut shown: Vec<Line<'static>> = reversed.into_iter().skip(below).take(height).collect();
+    shown.reverse();
+    shown
+}
+
+fn entry_lines(
+    entry: &ChatEntry,
+    width: u16,
+    streaming: bool,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let (name, style) = match entry.kind {
+        EntryKind::User => ("You", theme.user),
+        EntryKind::Assistant => ("Assistant", theme.assistant),
+        EntryKind::Notice => ("vchat", theme.notice),
+    };
+    let mut header = vec![Span::styled(name.to_string(), style)];
+    if let Some(label) = &entry.image_label {
+        header.push(Span::styled(
+            format!("  [image: {}]", one_line(label)),
+            theme.dim,
+        ));
+    }
+    if streaming {
+        header.push(Span::styled("  …".to_string(), theme.dim));
+    }
+    let body_style = if entry.kind == EntryKind::Notice {
+        theme.notice
+    } else {
+        theme.text
+    };
+    let mut lines = vec![Line::from(header)];
+    lines.extend(
+        entry
+            .body_lines(width)
+            .iter()
+            .map(|l| Line::styled(l.clone(), body_style)),
+    );
+    if let Some(stats) = &entry.stats {
+        lines.push(Line::styled(stats.summary(), theme.dim));
+    }
+    lines.push(Line::default());
+    lines
+}

@@ -1,0 +1,87 @@
+//! The settings panel: sampling settings and the system prompt (editable), and what was loaded
+//! (read-only).
+
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::{pane, Theme};
+use crate::app::settings_panel::{self, row_count, rows};
+use crate::app::{Focus, ModelStatus, State};
+use crate::text::one_line;
+
+/// Rows the panel wants: borders, the settings, a gap, four read-only facts, a hint line.
+pub fn height() -> u16 {
+    (row_count() + 2 + 1 + 4 + 3) as u16
+}
+
+/// Draws the panel into `area`.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let focused = state.focus == Focus::Settings;
+    let block = pane(" Settings ", focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let label_width = 20;
+    let mut lines: Vec<Line> = Vec::new();
+    let mut cursor = None;
+    for (index, name) in rows().enumerate() {
+        let selected = focused && index == state.panel.selected;
+        // A marker as well as the colour, so the selection shows on any theme.
+        let marker = if selected { '›' } else { ' ' };
+        let label = format!("{marker}{name:<w$}", w = label_width - 1);
+        let value = match (&state.panel.editing, selected) {
+            (Some(editor), true) => {
+                let (_, col) = editor.cursor();
+                cursor = Some((label_width + col, index));
+                editor.text()
+            }
+            _ => one_line(&settings_panel::value_text(
+                &state.settings,
+                state.conversation.system_prompt.as_deref(),
+                name,
+            )),
+        };
+        let style = if selected { theme.selected } else { theme.text };
+        lines.push(Line::from(vec![
+            Span::styled(label, theme.dim),
+            Span::styled(value, style),
+        ]));
+    }
+    lines.push(Line::default());
+    for (label, value) in read_only_facts(state) {
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {label:<w$}", w = label_width - 1), theme.dim),
+            Span::styled(one_line(&value), theme.dim),
+        ]));
+    }
+    if let Some(error) = &state.panel.error {
+        lines.push(Line::styled(error.clone(), theme.error));
+    } else if focused {
+        let name = state.panel.selected_name();
+        lines.push(Line::styled(settings_panel::hint(name), theme.dim));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    if let (Some((x, y)), true) = (cursor, !state.help_open) {
+        if x < usize::from(inner.width) && y < usize::from(inner.height) {
+            frame.set_cursor_position(Position::new(inner.x + x as u16, inner.y + y as u16));
+        }
+    }
+}
+
+fn read_only_facts(state: &State) -> Vec<(&'static str, String)> {
+    match &state.model {
+        ModelStatus::Ready(info) => vec![
+            ("model", super::short_model_name(&info.model)),
+            ("device", info.device.clone()),
+            ("dtype", info.dtype.clone()),
+            ("quantization", info.quantization.clone()),
+        ],
+        _ => vec![
+            ("model", super::short_model_name(&state.start.model)),
+            ("device", state.start.device.clone()),
+            ("dtype", state.start.dtype.clone()),
+            ("quantization", state.start.quantization.clone()),
+        ],
+    }
+}

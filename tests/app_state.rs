@@ -1,0 +1,160 @@
+//! The app's state machine on its own (no engine, no terminal): what keys and commands do.
+
+use vchat::app::{Action, Effect, EntryKind, Focus, Generation, StartInfo, State};
+use vchat::engine::RequestId;
+use vchat::settings::SamplingSettings;
+
+fn state() -> State {
+    State::new(StartInfo::default(), SamplingSettings::default(), None)
+}
+
+fn send(state: &mut State, text: &str) -> Vec<Effect> {
+    state.input.set_text(text);
+    state.update(Action::Submit)
+}
+
+fn quits(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| matches!(e, Effect::Quit))
+}
+
+#[test]
+fn ctrl_c_stops_then_a_second_one_quits() {
+    let mut s = state();
+    s.model = vchat::app::ModelStatus::Failed("x".into());
+    let first = s.update(Action::Interrupt);
+    assert!(!quits(&first));
+    assert!(s.notice.as_ref().unwrap().text.contains("again"));
+    assert!(quits(&s.update(Action::Interrupt)));
+}
+
+#[test]
+fn ctrl_c_during_an_answer_cancels_it_and_a_second_quits_without_waiting() {
+    let mut s = state();
+    s.model = vchat::app::ModelStatus::Ready(vchat::engine::ModelInfo {
+        model: "m".into(),
+        architecture: "a".into(),
+        device: "cpu".into(),
+        dtype: "f32".into(),
+        quantization: "none".into(),
+        one_image_per_request: true,
+    });
+    assert!(matches!(send(&mut s, "hi")[..], [Effect::Generate { .. }]));
+    s.update(Action::GenerationStarted(RequestId(4)));
+    let effects = s.update(Action::Interrupt);
+    assert!(matches!(effects[..], [Effect::Cancel(RequestId(4))]));
+    assert!(quits(&s.update(Action::Interrupt)));
+}
+
+#[test]
+fn a_key_between_two_ctrl_c_disarms_the_quit() {
+    let mut s = state();
+    s.update(Action::Interrupt);
+    s.update(Action::Insert("x".into()));
+    assert!(!quits(&s.update(Action::Interrupt)));
+}
+
+#[test]
+fn esc_withdraws_a_message_queued_while_loading() {
+    let mut s = state();
+    assert!(send(&mut s, "early question").is_empty());
+    assert_eq!(s.generation, Generation::Queued);
+    s.update(Action::Stop);
+    assert_eq!(s.generation, Generation::Idle);
+    assert!(s.entries.is_empty() && s.conversation.turns.is_empty());
+    assert_eq!(s.input.text(), "early question", "the text is given back");
+}
+
+#[test]
+fn commands_and_their_errors() {
+    let mut s = state();
+    send(&mut s, "/set top_k 40");
+    assert_eq!(s.settings.top_k, 40);
+    send(&mut s, "/set top_k lots");
+    assert!(s.input_error.as_ref().unwrap().contains("whole number"));
+    assert_eq!(s.input.text(), "/set top_k lots", "kept for fixing");
+    s.input.set_text("");
+    send(&mut s, "/system Answer briefly.");
+    assert_eq!(
+        s.conversation.system_prompt.as_deref(),
+        Some("Answer briefly.")
+    );
+    send(&mut s, "/frob");
+    assert!(s.input_error.as_ref().unwrap().contains("unknown command"));
+    s.input.set_text("");
+    send(&mut s, "/help");
+    assert!(s.help_open);
+    s.update(Action::ToggleHelp);
+    send(&mut s, "question");
+    send(&mut s, "/new");
+    assert!(s.entries.is_empty() && s.conversation.turns.is_empty());
+    assert!(quits(&send(&mut s, "/quit")));
+}
+
+#[test]
+fn tab_cycles_focus_and_typing_returns_to_the_input() {
+    let mut s = state();
+    let mut seen = vec![s.focus];
+    for _ in 0..4 {
+        s.update(Action::FocusNext);
+        seen.push(s.focus);
+    }
+    assert_eq!(
+        seen,
+        [
+            Focus::Input,
+            Focus::Chat,
+            Focus::Settings,
+            Focus::Image,
+            Focus::Input
+        ]
+    );
+    s.update(Action::FocusNext);
+    s.update(Action::Insert("a".into()));
+    assert_eq!(s.focus, Focus::Input);
+}
+
+#[test]
+fn pasted_escape_sequences_never_reach_the_screen() {
+    let mut s = state();
+    s.update(Action::Insert("look\x1b[2J\x07 here".into()));
+    assert_eq!(s.input.text(), "look[2J here");
+    s.model = vchat::app::ModelStatus::Failed("no".into());
+    s.update(Action::Submit);
+    assert_eq!(s.entries[0].kind, EntryKind::User);
+    assert!(!s.entries[0].text.contains('\x1b'));
+}
+
+#[test]
+fn a_change_in_the_settings_panel_goes_with_the_next_request() {
+    let mut s = state();
+    s.model = vchat::app::ModelStatus::Ready(vchat::engine::ModelInfo {
+        model: "m".into(),
+        architecture: "a".into(),
+        device: "cpu".into(),
+        dtype: "f32".into(),
+        quantization: "none".into(),
+        one_image_per_request: true,
+    });
+    s.update(Action::FocusNext);
+    s.update(Action::FocusNext);
+    s.update(Action::SettingIncrease); // temperature 0.2 → 0.3
+    s.update(Action::SettingNext);
+    s.update(Action::SettingNext);
+    s.update(Action::SettingNext);
+    s.update(Action::SettingNext); // max_tokens
+    s.update(Action::SettingEdit);
+    s.update(Action::KillToStart);
+    s.update(Action::Insert("77".into()));
+    s.update(Action::Submit);
+    assert!(s.panel.editing.is_none() && s.panel.error.is_none());
+    s.update(Action::FocusNext);
+    s.update(Action::FocusNext);
+    assert_eq!(s.focus, Focus::Input);
+    match &send(&mut s, "hello")[..] {
+        [Effect::Generate { settings, .. }] => {
+            assert_eq!(settings.temperature, 0.3);
+            assert_eq!(settings.max_new_tokens, 77);
+        }
+        other => panic!("expected a request, got {other:?}"),
+    }
+}

@@ -1,0 +1,147 @@
+//! The real binary in a real terminal: vchat runs full-screen in a detached tmux session of a
+//! fixed size, driven with `send-keys` and read with `capture-pane`, as a user would.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{test_png, tiny_model};
+
+/// A tmux server of our own (its own socket), killed when the test ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("vchat-test-{}", std::process::id()),
+        };
+        let out = tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "app",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is installed (apt-get install -y tmux)")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "app"]).stdout).into_owned()
+    }
+
+    /// Types text literally, then presses the given keys.
+    fn keys(&self, literal: &str, keys: &[&str]) {
+        if !literal.is_empty() {
+            self.run(&["send-keys", "-t", "app", "-l", literal]);
+        }
+        for key in keys {
+            self.run(&["send-keys", "-t", "app", key]);
+        }
+    }
+
+    /// Polls the screen until `done` holds; a bounded number of short retries (about 60 s in
+    /// all, for slow CI machines), then fails showing the screen.
+    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        for _ in 0..600 {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "timed out waiting for {what}; the screen:\n{}",
+            self.screen()
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+}
+
+#[test]
+fn chat_in_a_real_terminal_then_quit_to_the_normal_screen() {
+    let cache = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("config.toml"),
+        "theme = \"high-contrast\"\nbogus = 1\n",
+    )
+    .unwrap();
+    let command = format!(
+        "env VCHAT_CACHE_DIR={} VCHAT_CONFIG_DIR={} HF_HUB_OFFLINE=1 {} --model {} --image {} --cpu --max-tokens 12 --seed 7; \
+         echo VCHAT-EXITED $?; exec sleep 600",
+        shell_quote(cache.path()),
+        shell_quote(config.path()),
+        shell_quote(Path::new(env!("CARGO_BIN_EXE_vchat"))),
+        shell_quote(tiny_model()),
+        shell_quote(&test_png(2)),
+    );
+    let tmux = Tmux::start(&command);
+
+    let screen = tmux.wait_for("the model to load", |s| {
+        // The status bar starts with the app's state.
+        s.lines().any(|l| l.starts_with(" ready "))
+    });
+    assert!(
+        screen.contains("Settings") && screen.contains("pattern-2.png"),
+        "{screen}"
+    );
+
+    tmux.keys("What is in the picture?", &["Enter"]);
+    tmux.wait_for("the first answer's stats", |s| {
+        s.matches("tokens/s").count() == 1
+    });
+
+    // Tab to the settings panel (input → chat → settings), temperature one step up.
+    tmux.keys("", &["Tab", "Tab", "Right"]);
+    tmux.wait_for("temperature 0.3 in the status bar", |s| {
+        s.contains("temp 0.3")
+    });
+
+    // Back to the input (settings → image → input) and ask again.
+    tmux.keys("", &["Tab", "Tab"]);
+    tmux.keys("And the colours?", &["Enter"]);
+    tmux.wait_for("the second answer's stats", |s| {
+        s.matches("tokens/s").count() == 2
+    });
+
+    tmux.keys("/quit", &["Enter"]);
+    let screen = tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED"));
+    assert!(screen.contains("VCHAT-EXITED 0"), "{screen}");
+    assert!(
+        !screen.contains("Settings") && !screen.contains("┌"),
+        "the alternate screen was left:\n{screen}"
+    );
+}

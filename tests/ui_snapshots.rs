@@ -1,0 +1,229 @@
+//! Whole-screen snapshots of the app on ratatui's TestBackend, one per state a user would
+//! recognise: the main screen, the settings panel, the help, a half-streamed answer, a failed
+//! model load and small terminals.
+
+use std::time::Duration;
+
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use vchat::app::{Action, ChatEntry, EntryKind, Focus, Generation, StartInfo, State};
+use vchat::conversation::{AnswerStats, FinishReason};
+use vchat::engine::{EngineEvent, ModelInfo, RequestId};
+use vchat::settings::SamplingSettings;
+use vchat::ui::{self, Theme};
+
+fn info() -> ModelInfo {
+    ModelInfo {
+        model: "llava-hf/llava-1.5-7b-hf".into(),
+        architecture: "LlavaForConditionalGeneration".into(),
+        device: "cpu".into(),
+        dtype: "f32".into(),
+        quantization: "none".into(),
+        one_image_per_request: true,
+    }
+}
+
+fn stats(tokens: usize, finish: FinishReason) -> AnswerStats {
+    AnswerStats {
+        finish,
+        tokens,
+        time_to_first_token: Duration::from_millis(120),
+        tokens_per_second: 35.5,
+        seed: None,
+    }
+}
+
+fn ready_state() -> State {
+    let start = StartInfo {
+        model: "llava-hf/llava-1.5-7b-hf".into(),
+        device: "cpu".into(),
+        quantization: "none".into(),
+        dtype: "f32".into(),
+    };
+    let mut state = State::new(start, SamplingSettings::default(), None);
+    state.update(Action::Engine(EngineEvent::Ready {
+        request: RequestId::LOAD,
+        info: info(),
+    }));
+    state.notice = None;
+    state
+}
+
+fn with_chat(mut state: State) -> State {
+    let mut user = ChatEntry::new(
+        EntryKind::User,
+        "What are the things I should be cautious about when I visit here?",
+    );
+    user.image_label = Some("view.jpg".into());
+    state.entries.push(user);
+    let mut answer = ChatEntry::new(
+        EntryKind::Assistant,
+        "When visiting this pier over the lake, be careful of slippery planks after rain, \
+         watch the weather since storms can come in quickly over the mountains, and keep \
+         an eye on the edge: there is no railing.\x1b[31m",
+    );
+    answer.stats = Some(stats(48, FinishReason::Stop));
+    state.entries.push(answer);
+    state.last_stats = Some(stats(48, FinishReason::Stop));
+    state.used_tokens = 64;
+    state
+}
+
+fn render(state: &State, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| ui::draw(frame, state, &Theme::default(), None))
+        .unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn main_screen() {
+    insta::assert_snapshot!(render(&with_chat(ready_state()), 120, 36));
+}
+
+#[test]
+fn settings_panel_focused_with_a_refused_value() {
+    let mut state = ready_state();
+    state.update(Action::FocusNext);
+    state.update(Action::FocusNext);
+    assert_eq!(state.focus, Focus::Settings);
+    state.update(Action::SettingIncrease);
+    state.update(Action::SettingNext);
+    state.update(Action::SettingEdit);
+    state.update(Action::KillToStart);
+    state.update(Action::Insert("2".into()));
+    state.update(Action::Submit);
+    assert_eq!(state.settings.top_p, 1.0, "2 is out of range and refused");
+    insta::assert_snapshot!(render(&state, 120, 36));
+}
+
+#[test]
+fn help_overlay() {
+    let mut state = with_chat(ready_state());
+    state.update(Action::ToggleHelp);
+    insta::assert_snapshot!(render(&state, 120, 46));
+}
+
+#[test]
+fn half_streamed_answer() {
+    let mut state = ready_state();
+    state.input.set_text("Describe the image");
+    state.update(Action::Submit);
+    state.update(Action::GenerationStarted(RequestId(7)));
+    for piece in [
+        "A wooden ",
+        "pier ",
+        "stretches ",
+        "into a calm",
+        "\x07 lake",
+    ] {
+        state.update(Action::Engine(EngineEvent::Token {
+            request: RequestId(7),
+            text: piece.into(),
+        }));
+    }
+    // A token of an older request must not land in this answer.
+    state.update(Action::Engine(EngineEvent::Token {
+        request: RequestId(3),
+        text: "STALE".into(),
+    }));
+    assert!(matches!(state.generation, Generation::Running { .. }));
+    let screen = render(&state, 100, 24);
+    assert!(!screen.contains("STALE"));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn model_that_failed_to_load() {
+    let start = StartInfo {
+        model: "/models/missing".into(),
+        device: "cpu".into(),
+        quantization: "none".into(),
+        dtype: "auto".into(),
+    };
+    let mut state = State::new(start, SamplingSettings::default(), None);
+    state.update(Action::Engine(EngineEvent::LoadFailed {
+        request: RequestId::LOAD,
+        message: "model folder not found: /models/missing\nstack backtrace: ...".into(),
+    }));
+    insta::assert_snapshot!(render(&state, 100, 20));
+}
+
+#[test]
+fn narrow_terminal_shows_the_chat_only() {
+    insta::assert_snapshot!(render(&with_chat(ready_state()), 60, 20));
+}
+
+#[test]
+fn too_small_terminal_shows_a_notice() {
+    let state = with_chat(ready_state());
+    insta::assert_snapshot!(render(&state, 30, 8));
+    // And recovers when enlarged.
+    assert!(render(&state, 60, 20).contains("Chat"));
+    // Degenerate sizes draw without panicking (the backend cannot print a 0×0 screen, so
+    // these are only drawn).
+    for (w, h) in [(0, 0), (1, 1), (39, 9), (40, 10), (40, 3), (200, 10)] {
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        terminal
+            .draw(|frame| ui::draw(frame, &state, &Theme::default(), None))
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_frame_wraps_only_the_visible_end_of_a_long_history() {
+    let mut state = ready_state();
+    for i in 0..20_000 {
+        let kind = if i % 2 == 0 {
+            EntryKind::User
+        } else {
+            EntryKind::Assistant
+        };
+        state
+            .entries
+            .push(ChatEntry::new(kind, &format!("message number {i}")));
+    }
+    let screen = render(&state, 100, 30);
+    assert!(screen.contains("message number 19999"));
+    assert!(!state.entries[0].is_wrapped());
+    assert!(state.entries[19_999].is_wrapped());
+}
+
+#[test]
+fn scrolling_up_stays_put_while_the_answer_streams() {
+    let mut state = with_chat(ready_state());
+    for i in 0..30 {
+        state
+            .entries
+            .push(ChatEntry::new(EntryKind::User, &format!("older line {i}")));
+    }
+    state.input.set_text("next question");
+    state.update(Action::Submit);
+    state.update(Action::GenerationStarted(RequestId(1)));
+    render(&state, 100, 24); // records the chat pane's size
+    state.update(Action::PageUp);
+    let before = render(&state, 100, 24);
+    assert!(state.scroll > 0);
+    for _ in 0..20 {
+        state.update(Action::Engine(EngineEvent::Token {
+            request: RequestId(1),
+            text: "more text that wraps and wraps ".into(),
+        }));
+    }
+    let after = render(&state, 100, 24);
+    let chat_lines = |s: &str| -> Vec<String> {
+        s.lines()
+            .skip(1)
+            .take(10)
+            .map(|l| l.chars().take(58).collect())
+            .collect()
+    };
+    assert_eq!(
+        chat_lines(&before),
+        chat_lines(&after),
+        "the view did not move"
+    );
+    state.update(Action::ScrollToBottom);
+    assert!(render(&state, 100, 24).contains("more text"));
+}
