@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::engine::{DtypeChoice, IsqChoice};
+use crate::engine::{DeviceChoice, DtypeChoice, EngineOptions, IsqChoice};
 use crate::settings::{SamplingSettings, SettingError};
 
 /// Chat with a vision-language model (LLaVA and others) about images, in the terminal.
@@ -132,6 +132,18 @@ pub struct ChatArgs {
 }
 
 impl ChatArgs {
+    /// The engine options the command line asks for.
+    pub fn engine_options(&self, cache_dir: std::path::PathBuf) -> EngineOptions {
+        let mut options = EngineOptions::new(&self.model, cache_dir);
+        options.isq = self.isq;
+        options.dtype = self.dtype;
+        options.offline |= self.offline;
+        if self.cpu {
+            options.device = DeviceChoice::Cpu;
+        }
+        options
+    }
+
     /// The sampling settings: defaults, then each flag given, validated with the shared rules.
     pub fn sampling_settings(&self) -> Result<SamplingSettings, SettingError> {
         self.sampling_settings_from(SamplingSettings::default())

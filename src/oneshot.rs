@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::cli::ChatArgs;
 use crate::conversation::{AssistantTurn, ChatImage, Conversation};
-use crate::engine::{DeviceChoice, Engine, EngineEvent, EngineOptions, ModelInfo, RequestId};
+use crate::engine::{Engine, EngineEvent, ModelInfo, RequestId};
 use crate::media::{self, MediaOptions};
 use crate::settings::SamplingSettings;
 use crate::text::{one_line, sanitize};
@@ -57,14 +57,7 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
         None => None,
     };
 
-    let mut options = EngineOptions::new(&args.model, cache_dir);
-    options.isq = args.isq;
-    options.dtype = args.dtype;
-    options.offline |= args.offline;
-    if args.cpu {
-        options.device = DeviceChoice::Cpu;
-    }
-    let (engine, mut events) = Engine::start(options);
+    let (engine, mut events) = Engine::start(args.engine_options(cache_dir));
 
     let stdout_is_terminal = std::io::stdout().is_terminal();
     if let (Some(image), true, false) = (&image, stdout_is_terminal, args.no_image) {

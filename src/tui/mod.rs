@@ -28,18 +28,6 @@ const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 /// Lines the mouse wheel scrolls per notch.
 const WHEEL_LINES: usize = 3;
 
-/// The engine options the command line asks for.
-pub fn engine_options(args: &ChatArgs, cache_dir: PathBuf) -> EngineOptions {
-    let mut options = EngineOptions::new(&args.model, cache_dir);
-    options.isq = args.isq;
-    options.dtype = args.dtype;
-    options.offline |= args.offline;
-    if args.cpu {
-        options.device = DeviceChoice::Cpu;
-    }
-    options
-}
-
 /// What the status bar shows before the model reports its own facts.
 pub fn start_info(options: &EngineOptions) -> StartInfo {
     StartInfo {
@@ -66,7 +54,7 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
     let settings = args
         .sampling_settings_from(config.sampling.clone())
         .map_err(|e| Exit::new(Exit::USAGE, e.to_string()))?;
-    let mut options = engine_options(args, cache_dir);
+    let mut options = args.engine_options(cache_dir);
     // The config fills in what the command line left at its default.
     if let (Some(model), true) = (&config.model, args.model == DEFAULT_MODEL) {
         options.model = model.clone();
