@@ -9,6 +9,7 @@ pub mod config;
 pub mod conversation;
 pub mod engine;
 pub mod logging;
+pub mod markdown;
 pub mod media;
 pub mod oneshot;
 pub mod paths;

@@ -8,6 +8,8 @@ use std::rc::Rc;
 
 use ratatui::text::Span;
 
+use crate::markdown::{self, StyledLine};
+
 /// Display width of `text` in terminal cells (wide characters count twice).
 pub fn width(text: &str) -> usize {
     Span::raw(text).width()
@@ -55,22 +57,28 @@ fn wrap_paragraph(paragraph: &str, max: usize, out: &mut Vec<String>) {
     out.push(line.trim_end_matches(' ').to_string());
 }
 
-/// Wrapped lines remembered for one width. Interior mutability lets drawing (which only sees
+/// Laid-out lines remembered for one width. Interior mutability lets drawing (which only sees
 /// `&State`) fill the cache; any change to the text clears it.
 #[derive(Debug, Default)]
 pub struct WrapCache {
-    cached: RefCell<Option<(u16, Rc<Vec<String>>)>>,
+    cached: RefCell<Option<(u16, Rc<Vec<StyledLine>>)>>,
 }
 
 impl WrapCache {
-    /// The lines of `text` at `width`, wrapping only when the width or the text changed.
-    pub fn lines(&self, text: &str, width: u16) -> Rc<Vec<String>> {
+    /// The lines of `text` at `width` (as Markdown or as plain text), laid out again only when
+    /// the width or the text changed.
+    pub fn lines(&self, text: &str, width: u16, as_markdown: bool) -> Rc<Vec<StyledLine>> {
         if let Some((w, lines)) = self.cached.borrow().as_ref() {
             if *w == width {
                 return Rc::clone(lines);
             }
         }
-        let lines = Rc::new(wrap(text, usize::from(width)));
+        let max = usize::from(width);
+        let lines = Rc::new(if as_markdown {
+            markdown::layout(text, max)
+        } else {
+            markdown::plain(text, max)
+        });
         *self.cached.borrow_mut() = Some((width, Rc::clone(&lines)));
         lines
     }
@@ -120,7 +128,7 @@ mod tests {
     #[test]
     fn cache_follows_width() {
         let cache = WrapCache::default();
-        assert_eq!(cache.lines("aa bb", 2).len(), 2);
-        assert_eq!(cache.lines("aa bb", 10).len(), 1);
+        assert_eq!(cache.lines("aa bb", 2, false).len(), 2);
+        assert_eq!(cache.lines("aa bb", 10, false).len(), 1);
     }
 }

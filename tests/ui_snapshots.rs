@@ -227,3 +227,20 @@ fn scrolling_up_stays_put_while_the_answer_streams() {
     state.update(Action::ScrollToBottom);
     assert!(render(&state, 100, 24).contains("more text"));
 }
+
+#[test]
+fn answers_render_markdown_lists_emphasis_and_code() {
+    let mut state = ready_state();
+    state.entries.push(ChatEntry::new(
+        EntryKind::Assistant,
+        "Things to watch:\n- **slippery** rocks\n- *sudden* storms\n```\nkeep_distance(2)\n```",
+    ));
+    let screen = render(&state, 100, 20);
+    assert!(screen.contains("• slippery rocks"), "{screen}");
+    assert!(screen.contains("• sudden storms"), "{screen}");
+    assert!(screen.contains("keep_distance(2)"), "{screen}");
+    assert!(
+        !screen.contains("**") && !screen.contains("```"),
+        "{screen}"
+    );
+}

@@ -3,6 +3,7 @@
 use std::rc::Rc;
 
 use crate::conversation::AnswerStats;
+use crate::markdown::StyledLine;
 use crate::text::sanitize;
 use crate::wrap::WrapCache;
 
@@ -46,9 +47,10 @@ impl ChatEntry {
         self.wrap.clear();
     }
 
-    /// The body wrapped to `width`, cached.
-    pub fn body_lines(&self, width: u16) -> Rc<Vec<String>> {
-        self.wrap.lines(&self.text, width)
+    /// The body laid out at `width` (answers as Markdown), cached.
+    pub fn body_lines(&self, width: u16) -> Rc<Vec<StyledLine>> {
+        self.wrap
+            .lines(&self.text, width, self.kind == EntryKind::Assistant)
     }
 
     /// True when wrapped lines are cached (a frame looked at this entry).

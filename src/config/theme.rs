@@ -73,6 +73,7 @@ pub fn parse(text: &str, file: &str, problems: &mut Vec<Problem>) -> Theme {
             "notice" => &mut theme.notice,
             "text" => &mut theme.text,
             "dim" => &mut theme.dim,
+            "code" => &mut theme.code,
             "error" => &mut theme.error,
             "status" => &mut theme.status,
             "selected" => &mut theme.selected,

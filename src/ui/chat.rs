@@ -2,12 +2,14 @@
 //! wraps the entries it shows.
 
 use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{pane, Theme};
 use crate::app::{ChatEntry, EntryKind, Focus, Generation, ModelStatus, State};
+use crate::markdown::Mark;
 use crate::text::one_line;
 
 /// Draws the chat into `area`.
@@ -103,15 +105,27 @@ fn entry_lines(
         theme.text
     };
     let mut lines = vec![Line::from(header)];
-    lines.extend(
-        entry
-            .body_lines(width)
-            .iter()
-            .map(|l| Line::styled(l.clone(), body_style)),
-    );
+    lines.extend(entry.body_lines(width).iter().map(|line| {
+        Line::from(
+            line.iter()
+                .map(|seg| Span::styled(seg.text.clone(), mark_style(seg.mark, body_style, theme)))
+                .collect::<Vec<_>>(),
+        )
+    }));
     if let Some(stats) = &entry.stats {
         lines.push(Line::styled(stats.summary(), theme.dim));
     }
     lines.push(Line::default());
     lines
+}
+
+/// The style of a Markdown mark, on top of the entry's body style.
+fn mark_style(mark: Mark, body: Style, theme: &Theme) -> Style {
+    match mark {
+        Mark::Plain => body,
+        Mark::Bold => body.add_modifier(Modifier::BOLD),
+        Mark::Italic => body.add_modifier(Modifier::ITALIC),
+        Mark::Code | Mark::CodeBlock => theme.code,
+        Mark::ListMarker => theme.assistant,
+    }
 }

@@ -13,6 +13,8 @@ pub struct Theme {
     pub notice: Style,
     pub text: Style,
     pub dim: Style,
+    /// Inline code and code blocks in answers.
+    pub code: Style,
     pub error: Style,
     pub status: Style,
     pub selected: Style,
@@ -29,6 +31,7 @@ impl Default for Theme {
             notice: Style::new().fg(Color::Yellow),
             text: Style::new(),
             dim: Style::new().fg(Color::DarkGray),
+            code: Style::new().fg(Color::Cyan),
             error: Style::new().fg(Color::Red),
             status: Style::new().bg(Color::DarkGray).fg(Color::White),
             selected: Style::new().add_modifier(Modifier::REVERSED),
