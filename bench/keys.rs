@@ -67,8 +67,11 @@ fn main() -> Result<(), String> {
     let (cpu_before, started) = (process_cpu(pid)?, Instant::now());
     // Only keystrokes that showed up while the answer was still streaming count.
     let mut streaming = tmux.type_and_time(KEYS, Some(STREAMING), input_line)?;
-    tmux.wait_for("the answer to end", |s| !s.contains(STREAMING))?;
+    let screen = tmux.wait_for("the answer's stats", |s| {
+        !s.contains(STREAMING) && answer_tokens(s).is_some()
+    })?;
     let (tui_cpu, stream_time) = (process_cpu(pid)? - cpu_before, started.elapsed());
+    let tui_tokens = answer_tokens(&screen).ok_or("no stats line after the answer")?;
     // A loaded machine may end the answer early: ask again in a new chat until enough
     // keystrokes were timed while streaming (a few rounds at most).
     for _ in 0..4 {
@@ -90,8 +93,11 @@ fn main() -> Result<(), String> {
         ));
     }
 
-    let oneshot_cpu = oneshot_cpu(binary, &chat_args, &cache, &model.join("example.png"))?;
-    let ui_share = ((tui_cpu - oneshot_cpu) / stream_time.as_secs_f64()).max(0.0);
+    let (oneshot_cpu, oneshot_tokens) =
+        oneshot_cpu(binary, &chat_args, &cache, &model.join("example.png"))?;
+    // Per generated token, so that answers of different lengths compare.
+    let extra_per_token = tui_cpu / tui_tokens as f64 - oneshot_cpu / oneshot_tokens as f64;
+    let ui_share = (extra_per_token * tui_tokens as f64 / stream_time.as_secs_f64()).max(0.0);
 
     let section = format!(
         "\n## Full-screen app: keystrokes while an answer streams\n\n\
@@ -103,8 +109,9 @@ fn main() -> Result<(), String> {
          | tmux alone (`cat`): the harness's floor | {:.1} ms | {:.1} ms | {:.1} ms |\n\
          | vchat idle | {:.1} ms | {:.1} ms | {:.1} ms |\n\
          | vchat while streaming | {:.1} ms | {:.1} ms | {:.1} ms |\n\n\
-         CPU for the answer: app {tui_cpu:.2} s, one-shot mode (the engine alone) {oneshot_cpu:.2} s, \
-         over {:.2} s of streaming: the UI used {:.1} % of one core beyond the engine's own \
+         CPU: the app {tui_cpu:.2} s for {tui_tokens} tokens, one-shot mode (the engine alone) \
+         {oneshot_cpu:.2} s for {oneshot_tokens} tokens; over {:.2} s of streaming the UI used \
+         {:.1} % of one core beyond the engine's own \
          (goal < 10 %). Keystroke p99 while streaming, less the harness's p99: {:.1} ms (goal ≤ 16 ms, \
          one frame).\n",
         streaming.len(),
@@ -160,26 +167,43 @@ fn process_cpu(pid: u32) -> Result<f64, String> {
 }
 
 /// CPU seconds of one-shot mode answering the same question (children's time of this process).
+/// CPU seconds and generated tokens of one-shot mode answering the same question.
 fn oneshot_cpu(
     binary: &str,
     chat_args: &[String],
     cache: &Path,
     image: &Path,
-) -> Result<f64, String> {
+) -> Result<(f64, usize), String> {
     let before = children_cpu()?;
-    let status = Command::new(binary)
+    let output = Command::new(binary)
         .args(chat_args)
         .arg("--image")
         .arg(image)
-        .args(["--prompt", QUESTION])
+        .args(["--prompt", QUESTION, "--stats"])
         .env("VCHAT_CACHE_DIR", cache)
         .stdout(Stdio::null())
-        .status()
+        .stderr(Stdio::piped())
+        .output()
         .map_err(|e| e.to_string())?;
-    if !status.success() {
+    if !output.status.success() {
         return Err("one-shot run failed".into());
     }
-    Ok(children_cpu()? - before)
+    let stats = String::from_utf8_lossy(&output.stderr);
+    let tokens = answer_tokens(&stats).ok_or("no stats from one-shot mode")?;
+    Ok((children_cpu()? - before, tokens))
+}
+
+/// The token count of the first answer stats line (`N tokens · first token …`).
+fn answer_tokens(text: &str) -> Option<usize> {
+    text.lines().find_map(|line| {
+        let at = line.find(" tokens · first token")?;
+        let digits: String = line[..at]
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.chars().rev().collect::<String>().parse().ok()
+    })
 }
 
 fn children_cpu() -> Result<f64, String> {
