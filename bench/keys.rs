@@ -149,21 +149,33 @@ fn pct(values: &[Duration], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
 }
 
-/// User + system CPU seconds of a running process.
+/// User + system CPU seconds of a running process (utime and stime, fields 14 and 15 of
+/// /proc/PID/stat).
 fn process_cpu(pid: u32) -> Result<f64, String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    stat_seconds(&format!("/proc/{pid}/stat"), 14, 15)
+}
+
+/// CPU seconds of this process's finished children (cutime and cstime, fields 16 and 17).
+fn children_cpu() -> Result<f64, String> {
+    stat_seconds("/proc/self/stat", 16, 17)
+}
+
+/// The sum of two clock-tick fields (1-based, as in proc(5)) of a stat file, in seconds.
+fn stat_seconds(path: &str, first: usize, second: usize) -> Result<f64, String> {
+    let stat = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    // Fields after the command name, which ends with the last ')': field 3 is the first.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| {
+    let ticks = |field: usize| {
         fields
-            .get(i)
+            .get(field - 3)
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the command name.
-    Ok((ticks(11) + ticks(12)) / 100.0)
+    // Linux counts these in USER_HZ, 100 a second.
+    Ok((ticks(first) + ticks(second)) / 100.0)
 }
 
 /// CPU seconds of one-shot mode answering the same question (children's time of this process).
@@ -204,22 +216,6 @@ fn answer_tokens(text: &str) -> Option<usize> {
             .collect();
         digits.chars().rev().collect::<String>().parse().ok()
     })
-}
-
-fn children_cpu() -> Result<f64, String> {
-    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|e| e.to_string())?;
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // cutime and cstime (fields 16 and 17).
-    Ok((ticks(13) + ticks(14)) / 100.0)
 }
 
 /// A tmux server of our own, killed when dropped.
