@@ -110,17 +110,22 @@ pub fn write_tiny_llava(dir: &Path, spec: &TinyLlavaSpec) -> Result<()> {
 
 /// A colourful test picture beside the model, so that a first try needs no image of one's own.
 fn write_example_image(path: &Path, seed: u64) -> Result<()> {
-    let shift = (seed % 7) as u32;
-    let image = image::RgbImage::from_fn(336, 336, |x, y| {
-        image::Rgb([
-            (x * (shift + 1) % 256) as u8,
-            (y * (shift + 2) % 256) as u8,
-            ((x + y) * (shift + 3) % 256) as u8,
-        ])
-    });
-    image
+    pattern_image((seed % 7) as u32)
         .save(path)
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A 336 × 336 colour pattern (LLaVA-1.5's input size, so no resizing is involved); each
+/// `variant` gives other pixels. Also the tests' images.
+pub fn pattern_image(variant: u32) -> image::DynamicImage {
+    let v = variant;
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(336, 336, |x, y| {
+        image::Rgb([
+            (x * (v + 1) % 256) as u8,
+            (y * (v + 2) % 256) as u8,
+            ((x + y) * (v + 3) % 256) as u8,
+        ])
+    }))
 }
 
 fn config_json(spec: &TinyLlavaSpec, vocab: &tokenizer::Vocab) -> serde_json::Value {

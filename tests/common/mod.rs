@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use image::{DynamicImage, Rgb, RgbImage};
+use image::DynamicImage;
 use tokio::sync::mpsc::UnboundedReceiver;
 use vchat::conversation::{AnswerStats, ChatImage};
 use vchat::engine::{
     DeviceChoice, DtypeChoice, Engine, EngineEvent, EngineOptions, IsqChoice, ModelInfo, RequestId,
 };
-use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
+use vchat::tiny_model::{pattern_image, write_tiny_llava, TinyLlavaSpec};
 
 /// A folder that lives as long as the test binary.
 pub fn scratch_dir() -> &'static Path {
@@ -32,15 +32,7 @@ pub fn tiny_model() -> &'static Path {
 
 /// A square test image with a pattern that depends on `variant`.
 pub fn test_image(variant: u8) -> DynamicImage {
-    let img = RgbImage::from_fn(336, 336, |x, y| {
-        let v = variant as u32;
-        Rgb([
-            ((x * (v + 1)) % 256) as u8,
-            ((y * (v + 2)) % 256) as u8,
-            (((x + y) * (v + 3)) % 256) as u8,
-        ])
-    });
-    DynamicImage::ImageRgb8(img)
+    pattern_image(u32::from(variant))
 }
 
 /// The test image as a chat attachment.
