@@ -107,7 +107,15 @@ async fn event_loop(
     while !session.should_quit() {
         tokio::select! {
             event = keys.next() => match event {
-                Some(Ok(event)) => on_terminal_event(session, event),
+                Some(Ok(event)) => {
+                    on_terminal_event(session, event);
+                    // What the user typed is drawn at once: the frame limit exists to pace the
+                    // engine's stream, and a keystroke that waited for the next frame slot
+                    // would be felt as lag. Typing is far slower than 60 keys a second.
+                    if session.dirty && !session.should_quit() {
+                        next_frame = redraw(terminal, session, theme, images)?;
+                    }
+                }
                 // The terminal is gone (hang-up): nothing to show anymore.
                 Some(Err(_)) | None => session.dispatch(Action::Quit),
             },
@@ -118,9 +126,7 @@ async fn event_loop(
             redraw = images.next_encoded() => session.dirty |= redraw,
             _ = signals.next() => session.dispatch(Action::Quit),
             _ = tokio::time::sleep_until(next_frame), if session.dirty => {
-                session.dirty = false;
-                draw(terminal, &session.state, theme, images)?;
-                next_frame = Instant::now() + FRAME_INTERVAL;
+                next_frame = redraw(terminal, session, theme, images)?;
             }
         }
     }
@@ -145,6 +151,18 @@ fn on_terminal_event(session: &mut Session, event: Event) {
     if let Some(action) = action {
         session.dispatch(action);
     }
+}
+
+/// Draws the session's state and returns when the next paced frame may be drawn.
+fn redraw(
+    terminal: &mut terminal::Tui,
+    session: &mut Session,
+    theme: &Theme,
+    images: &mut ImageRenderer,
+) -> Result<Instant, Exit> {
+    session.dirty = false;
+    draw(terminal, &session.state, theme, images)?;
+    Ok(Instant::now() + FRAME_INTERVAL)
 }
 
 fn draw(
