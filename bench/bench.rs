@@ -37,10 +37,10 @@ async fn main() -> Result<(), String> {
         write_tiny_llava(&model, &TinyLlavaSpec::large()).map_err(|e| e.to_string())?;
     }
     let image_path = model.join("example.png");
-    let image = ChatImage {
-        label: "example.png".into(),
-        pixels: std::sync::Arc::new(image::open(&image_path).map_err(|e| e.to_string())?),
-    };
+    let image = ChatImage::from_pixels(
+        "example.png",
+        image::open(&image_path).map_err(|e| e.to_string())?,
+    );
 
     let mut first = Vec::new();
     let mut follow_up = Vec::new();
@@ -134,6 +134,7 @@ async fn vchat_turns(
         text,
         settings: greedy.clone(),
         stats: None,
+        answered_by: None,
     });
     conversation.push_user("What color is it?", None);
     let (follow_up, _) =

@@ -22,6 +22,33 @@ pub struct Cli {
 pub enum Command {
     /// Write a small randomly initialised LLaVA-1.5 (llava-hf layout) to try vchat offline.
     MakeTinyModel(MakeTinyModelArgs),
+    /// Export a saved chat (see --list) to Markdown or JSON, its images copied beside it.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The chat's id, as `vchat --list` prints it.
+    pub id: String,
+    #[arg(long, value_enum, default_value_t = crate::session::ExportFormat::Md)]
+    pub format: crate::session::ExportFormat,
+    /// Where to write (default: ./ID.md or ./ID.json); images go to a folder beside it.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Saved chats: where they are and which one to open.
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// Reopen the last chat (or chat ID) instead of starting a new one.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    pub resume: Option<String>,
+    /// Print the saved chats (id, last saved, turns, title) and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Do not save this chat.
+    #[arg(long)]
+    pub no_save: bool,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +156,9 @@ pub struct ChatArgs {
     /// Seconds to wait for an image URL.
     #[arg(long, default_value_t = 30.0, value_parser = parse_timeout)]
     pub fetch_timeout: f64,
+
+    #[command(flatten)]
+    pub sessions: SessionArgs,
 }
 
 impl ChatArgs {

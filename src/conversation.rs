@@ -16,6 +16,62 @@ pub struct ChatImage {
     pub label: String,
     /// The decoded (and, if huge, downscaled) pixels.
     pub pixels: Arc<DynamicImage>,
+    /// The file as it was loaded, kept so that a saved chat stores the image itself.
+    pub encoded: Arc<EncodedImage>,
+}
+
+/// An image file's bytes and their content hash (images are stored once per hash).
+#[derive(Debug)]
+pub struct EncodedImage {
+    pub bytes: Vec<u8>,
+    /// Lower-case hex SHA-256 of `bytes`.
+    pub sha256: String,
+    /// The file name extension of its format (`png`, `jpg`, …).
+    pub extension: &'static str,
+}
+
+impl EncodedImage {
+    /// Wraps the bytes of an image file, hashing them.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        use sha2::{Digest, Sha256};
+        let sha256 = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let extension = image::guess_format(&bytes)
+            .ok()
+            .and_then(|f| f.extensions_str().first().copied())
+            .unwrap_or("img");
+        Self {
+            bytes,
+            sha256,
+            extension,
+        }
+    }
+
+    /// The name the image is stored under: its hash and extension.
+    pub fn file_name(&self) -> String {
+        format!("{}.{}", self.sha256, self.extension)
+    }
+}
+
+impl ChatImage {
+    /// An image from its file's bytes and the pixels decoded from them.
+    pub fn new(label: impl Into<String>, bytes: Vec<u8>, pixels: DynamicImage) -> Self {
+        Self {
+            label: label.into(),
+            pixels: Arc::new(pixels),
+            encoded: Arc::new(EncodedImage::new(bytes)),
+        }
+    }
+
+    /// An image made in memory (no file behind it): stored as PNG.
+    pub fn from_pixels(label: impl Into<String>, pixels: DynamicImage) -> Self {
+        let mut png = Vec::new();
+        // Writing PNG into memory cannot fail for the colour types `image` decodes to.
+        let _ = pixels.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
+        Self::new(label, png, pixels)
+    }
 }
 
 /// What the user said in one turn.
@@ -37,6 +93,8 @@ pub enum FinishReason {
     Cancelled,
     /// The engine failed part-way; the text so far is kept.
     Error,
+    /// vchat ended while the answer streamed (quit, hang-up, kill); saved as far as it got.
+    Interrupted,
 }
 
 impl FinishReason {
@@ -46,6 +104,7 @@ impl FinishReason {
             Self::Length => "length",
             Self::Cancelled => "stopped by user",
             Self::Error => "error",
+            Self::Interrupted => "interrupted",
         }
     }
 }
@@ -84,6 +143,8 @@ pub struct AssistantTurn {
     pub text: String,
     pub settings: SamplingSettings,
     pub stats: Option<AnswerStats>,
+    /// The model (and backend) that answered, as the status bar names it.
+    pub answered_by: Option<String>,
 }
 
 /// One turn of the chat.

@@ -14,6 +14,7 @@ pub mod media;
 pub mod oneshot;
 pub mod paths;
 pub mod rng;
+pub mod session;
 pub mod settings;
 pub mod text;
 pub mod tiny_model;

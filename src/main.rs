@@ -7,6 +7,7 @@ use clap::Parser;
 use vchat::cli::{Cli, Command, TinySize};
 use vchat::oneshot::{self, Exit};
 use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec, TokenizerFlavour};
+use vchat::session::ChatStore;
 use vchat::{logging, paths};
 
 fn main() -> ExitCode {
@@ -22,6 +23,8 @@ fn main() -> ExitCode {
 
     let result = match cli.command {
         Some(Command::MakeTinyModel(args)) => make_tiny_model(args),
+        Some(Command::Export(args)) => export_chat(args),
+        None if cli.chat.sessions.list => list_chats(),
         None => run_chat(cli.chat),
     };
     match result {
@@ -68,5 +71,46 @@ fn make_tiny_model(args: vchat::cli::MakeTinyModelArgs) -> Result<(), Exit> {
     }
     write_tiny_llava(&args.dir, &spec).map_err(|e| Exit::new(1, format!("{e:#}")))?;
     println!("wrote a random LLaVA-1.5 to {}", args.dir.display());
+    Ok(())
+}
+
+/// `vchat --list`: one line per saved chat, newest first; unreadable files on stderr.
+fn list_chats() -> Result<(), Exit> {
+    let store = ChatStore::open_default();
+    let (chats, problems) = store.list();
+    for problem in &problems {
+        eprintln!("vchat: warning: {problem}");
+    }
+    if chats.is_empty() {
+        eprintln!("no saved chats in {}", store.chats_dir().display());
+    }
+    for chat in chats {
+        let updated = chrono::DateTime::from_timestamp(chat.updated, 0)
+            .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
+        println!(
+            "{}  {updated}  {:>4} turns  {}",
+            chat.id,
+            chat.turn_count,
+            vchat::text::one_line(&chat.title)
+        );
+    }
+    Ok(())
+}
+
+/// `vchat export ID`: the chat to Markdown or JSON, images copied beside it.
+fn export_chat(args: vchat::cli::ExportArgs) -> Result<(), Exit> {
+    let store = ChatStore::open_default();
+    let loaded = store
+        .load(&args.id)
+        .map_err(|e| Exit::new(Exit::USAGE, e.to_string()))?;
+    let output = args.output.unwrap_or_else(|| {
+        format!("{}.{}", args.id, args.format.extension()).into()
+    });
+    let written = vchat::session::export(&store, &loaded.file, args.format, &output)
+        .map_err(|e| Exit::new(1, format!("cannot export to {}: {e}", output.display())))?;
+    for path in written {
+        println!("{}", path.display());
+    }
     Ok(())
 }

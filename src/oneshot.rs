@@ -172,6 +172,7 @@ async fn stream_answer(
                     text,
                     settings: settings.clone(),
                     stats: Some(stats),
+                    answered_by: None,
                 })
             }
             EngineEvent::Error { message, .. } => return Err(Exit::new(Exit::GENERATION, message)),

@@ -22,3 +22,13 @@ pub fn cache_dir() -> PathBuf {
 pub fn log_file() -> PathBuf {
     cache_dir().join("vchat.log")
 }
+
+/// Data directory: saved chats and their images. `VCHAT_DATA_DIR` overrides it.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("VCHAT_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    project_dirs()
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("vchat-data"))
+}

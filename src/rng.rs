@@ -27,3 +27,15 @@ impl SplitMix64 {
         ((self.next_f64() as f32) * 2.0 - 1.0) * half_width
     }
 }
+
+/// A seed that differs from run to run (for answers sampled without a seed, and ids).
+pub fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}

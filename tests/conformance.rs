@@ -143,6 +143,7 @@ async fn assert_same_answers(model: &Path) {
                 text: answer.text,
                 settings: greedy.clone(),
                 stats: Some(answer.stats),
+                answered_by: None,
             });
         }
     }

@@ -100,6 +100,7 @@ async fn a_follow_up_continues_the_chat() {
         text: first.text.clone(),
         settings: greedy(8),
         stats: Some(first.stats),
+        answered_by: None,
     });
     conversation.push_user("And the tree?", None);
     let second = collect(&mut events, engine.generate(&conversation, &greedy(8))).await;
@@ -156,6 +157,7 @@ async fn a_chat_with_two_images_sends_only_the_latest() {
         text: first.text,
         settings: greedy(6),
         stats: Some(first.stats),
+        answered_by: None,
     });
     conversation.push_user("And this one?", Some(chat_image(1)));
     let second = collect(&mut events, engine.generate(&conversation, &greedy(6))).await;
@@ -217,6 +219,7 @@ async fn cached_follow_ups_and_regenerates_equal_a_fresh_prefill() {
         text: first.text,
         settings: greedy(20),
         stats: Some(first.stats),
+        answered_by: None,
     });
     conversation.push_user("What color is it?", None);
     let follow_up = collect(&mut events, engine.generate(&conversation, &greedy(20))).await;

@@ -14,6 +14,8 @@ pub enum EntryKind {
     Assistant,
     /// A message from vchat itself (an error, a loaded image, a new chat).
     Notice,
+    /// The conversation as the model sees it (the prompt view), shown verbatim.
+    Prompt,
 }
 
 /// One block of the chat pane. Text is sanitised on the way in, so drawing never sees an

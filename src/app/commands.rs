@@ -11,6 +11,23 @@ pub enum Command {
     System(String),
     /// Change a sampling setting.
     Set { name: String, value: String },
+    /// Ask the last question again (new answer, current settings).
+    Regenerate,
+    /// Put user message N (1-based; none = the last) back in the input; what followed goes.
+    Edit(Option<usize>),
+    /// Show the conversation text as the model sees it.
+    Prompt,
+    /// Copy the last answer, or its last code block.
+    Copy { code: bool },
+    /// Open the list of saved chats.
+    Chats,
+    /// Rename the current chat.
+    Rename(String),
+    /// Export the current chat.
+    Export {
+        format: crate::session::ExportFormat,
+        path: Option<String>,
+    },
     /// Show the help overlay.
     Help,
     /// Leave the app.
@@ -24,6 +41,16 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "attach an image to the next message (Tab completes paths)",
     ),
     ("/new", "start a new chat (keeps the image and settings)"),
+    ("/regen", "answer the last question again with the current settings"),
+    (
+        "/edit [N]",
+        "edit your last (or N-th) message and send it again; what followed is replaced",
+    ),
+    ("/prompt", "show the conversation text exactly as the model sees it"),
+    ("/copy [code]", "copy the last answer (or its last code block)"),
+    ("/chats", "list saved chats: open, rename, delete"),
+    ("/rename TITLE", "rename this chat"),
+    ("/export md|json [PATH]", "export this chat (images copied beside it)"),
     ("/system TEXT", "set the system prompt (empty clears it)"),
     (
         "/set NAME VALUE",
@@ -55,12 +82,43 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
                 crate::settings::SETTING_NAMES.join(", ")
             )),
         },
+        "regen" | "regenerate" | "retry" => Ok(Command::Regenerate),
+        "edit" if args.is_empty() => Ok(Command::Edit(None)),
+        "edit" => args
+            .parse()
+            .map(|n| Command::Edit(Some(n)))
+            .map_err(|_| "usage: /edit [N] (N counts your messages from 1)".to_string()),
+        "prompt" => Ok(Command::Prompt),
+        "copy" => match args {
+            "" => Ok(Command::Copy { code: false }),
+            "code" => Ok(Command::Copy { code: true }),
+            _ => Err("usage: /copy [code]".into()),
+        },
+        "chats" | "list" => Ok(Command::Chats),
+        "rename" if args.is_empty() => Err("usage: /rename TITLE".into()),
+        "rename" => Ok(Command::Rename(args.to_string())),
+        "export" => parse_export(args),
         "help" | "?" => Ok(Command::Help),
         "quit" | "exit" | "q" => Ok(Command::Quit),
         other => Err(format!(
             "unknown command /{} (try /help)",
             crate::text::one_line(other)
         )),
+    })
+}
+
+fn parse_export(args: &str) -> Result<Command, String> {
+    use crate::session::ExportFormat;
+    let (format, path) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    let format = match format {
+        "" | "md" | "markdown" => ExportFormat::Md,
+        "json" => ExportFormat::Json,
+        _ => return Err("usage: /export md|json [PATH]".into()),
+    };
+    let path = path.trim();
+    Ok(Command::Export {
+        format,
+        path: (!path.is_empty()).then(|| path.to_string()),
     })
 }
 

@@ -23,6 +23,7 @@ impl State {
         self.used_tokens += text.chars().count() / 4;
         self.conversation.push_user(text, image);
         self.scroll = 0;
+        self.touch();
         match self.model {
             ModelStatus::Ready(_) => self.start_generation(),
             ModelStatus::Loading { .. } => {
@@ -94,10 +95,16 @@ impl State {
                 self.generation = Generation::Idle;
                 vec![]
             }
+            // Only the prompt view asks for prompts.
+            EngineEvent::Prompt { text, .. } => {
+                self.on_prompt(&text);
+                vec![]
+            }
             // Events for other (stale) requests are dropped here.
             event if Some(event.request()) != self.running_request() => vec![],
             EngineEvent::Token { text, .. } => {
                 self.streamed_tokens += 1;
+                self.touch();
                 let (width, _) = self.chat_viewport.get();
                 if let Some(entry) = self.entries.last_mut() {
                     let before = if self.scroll > 0 {
@@ -132,7 +139,6 @@ impl State {
                 ));
                 vec![]
             }
-            EngineEvent::Prompt { .. } => vec![],
         }
     }
 
@@ -152,7 +158,9 @@ impl State {
             text,
             settings,
             stats: Some(stats.clone()),
+            answered_by: self.answered_by(),
         });
+        self.touch();
         self.used_tokens += stats.tokens;
         self.streamed_tokens = 0;
         self.generation_started_at = None;

@@ -18,6 +18,8 @@ pub enum Scope {
     Chat,
     /// The settings panel.
     Settings,
+    /// The image pane.
+    Image,
 }
 
 impl Scope {
@@ -28,6 +30,7 @@ impl Scope {
             Self::Input => "Input",
             Self::Chat => "Chat pane",
             Self::Settings => "Settings panel",
+            Self::Image => "Image pane",
         }
     }
 }
@@ -107,6 +110,41 @@ impl Default for Keymap {
                 "show or hide this help (? outside the input)",
                 &[(F(1), NONE), (Char('?'), NONE)],
                 Action::ToggleHelp,
+            ),
+            b(
+                "regenerate",
+                Global,
+                "answer the last question again (current settings)",
+                &[(Char('r'), CTRL)],
+                Action::Regenerate,
+            ),
+            b(
+                "new_chat",
+                Global,
+                "start a new chat (keeps the image)",
+                &[(Char('n'), CTRL)],
+                Action::NewChat,
+            ),
+            b(
+                "prompt_view",
+                Global,
+                "show the conversation as the model sees it",
+                &[(F(2), NONE)],
+                Action::ShowPrompt,
+            ),
+            b(
+                "chats",
+                Global,
+                "saved chats: open, rename, delete",
+                &[(F(3), NONE), (Char('o'), CTRL)],
+                Action::OpenChatList,
+            ),
+            b(
+                "copy",
+                Global,
+                "copy the last answer to the clipboard (OSC 52)",
+                &[(Char('y'), CTRL)],
+                Action::CopyAnswer,
             ),
             b(
                 "page_up",
@@ -255,6 +293,20 @@ impl Default for Keymap {
                 Action::SettingIncrease,
             ),
             b(
+                "image_prev",
+                Image,
+                "previous image of the chat",
+                &[(Left, NONE), (Char('h'), NONE)],
+                Action::ImagePrev,
+            ),
+            b(
+                "image_next",
+                Image,
+                "next image of the chat",
+                &[(Right, NONE), (Char('l'), NONE)],
+                Action::ImageNext,
+            ),
+            b(
                 "edit",
                 Settings,
                 "type an exact value (Enter applies, Esc cancels)",
@@ -302,6 +354,9 @@ pub fn resolve(state: &State, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
+    if let Some(list) = &state.chat_list {
+        return super::chat_list::key_action(list, key).map(Action::ChatListKey);
+    }
     let keymap = &state.keymap;
     let typing = state.focus == Focus::Input || state.panel.editing.is_some();
     if state.help_open {
@@ -328,7 +383,8 @@ pub fn resolve(state: &State, key: KeyEvent) -> Option<Action> {
     match state.focus {
         Focus::Chat => keymap.lookup(Scope::Chat, &key, false),
         Focus::Settings => keymap.lookup(Scope::Settings, &key, false),
-        Focus::Image | Focus::Input => None,
+        Focus::Image => keymap.lookup(Scope::Image, &key, false),
+        Focus::Input => None,
     }
 }
 

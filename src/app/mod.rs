@@ -3,6 +3,7 @@
 //! event loop to carry out. Nothing here does I/O or draws.
 
 mod chat;
+pub mod chat_list;
 pub mod commands;
 mod complete;
 mod generation;
@@ -10,17 +11,20 @@ pub mod input;
 mod key;
 pub mod keymap;
 pub mod settings_panel;
+mod turns;
 mod update;
 
 use std::cell::Cell;
 use std::time::Instant;
 
 pub use chat::{ChatEntry, EntryKind};
+use chat_list::ChatList;
 use input::InputEditor;
 use settings_panel::SettingsPanel;
 
 use crate::conversation::{AnswerStats, ChatImage, Conversation};
 use crate::engine::{EngineEvent, ModelInfo, RequestId};
+use crate::session::{ChatMeta, ChatSummary, ExportFormat, LoadedChat};
 use crate::settings::SamplingSettings;
 
 /// Something that happened: a key resolved through the keymap, a result of background work,
@@ -96,6 +100,31 @@ pub enum Action {
         source: String,
         result: Result<ChatImage, String>,
     },
+    /// Ask the last question again with the current settings (replacing the last answer).
+    Regenerate,
+    /// Start a new chat (as `/new`).
+    NewChat,
+    /// Show the conversation text exactly as the model sees it.
+    ShowPrompt,
+    /// Copy the last answer to the clipboard (OSC 52).
+    CopyAnswer,
+    /// Show the previous image of the chat in the image pane.
+    ImagePrev,
+    /// Show the next image of the chat in the image pane.
+    ImageNext,
+    /// Open the list of saved chats.
+    OpenChatList,
+    /// A key pressed while the chat list is open.
+    ChatListKey(chat_list::ListKey),
+    /// The saved chats, for the list (asked for by [`Effect::ListChats`]).
+    ChatsListed {
+        chats: Vec<ChatSummary>,
+        problems: Vec<String>,
+    },
+    /// A saved chat was read (asked for by [`Effect::OpenChat`]).
+    ChatOpened(Result<Box<LoadedChat>, String>),
+    /// Background file work (save, export, rename, delete, copy) reports a line.
+    FileNotice { text: String, is_error: bool },
 }
 
 /// Work for the event loop, returned by [`State::update`].
@@ -110,6 +139,23 @@ pub enum Effect {
     Cancel(RequestId),
     /// Load an image from a path or URL; reply with [`Action::ImageLoaded`].
     LoadImage(String),
+    /// Ask the engine for the prompt text of `conversation`; it comes back as an engine event.
+    RenderPrompt(Conversation),
+    /// Put `text` on the clipboard; reply with a [`Action::FileNotice`].
+    Copy(String),
+    /// Read the saved chats; reply with [`Action::ChatsListed`].
+    ListChats,
+    /// Read saved chat `id`; reply with [`Action::ChatOpened`].
+    OpenChat(String),
+    /// Rename saved chat `id`.
+    RenameChat { id: String, title: String },
+    /// Delete saved chat `id`.
+    DeleteChat(String),
+    /// Export the current chat (saved first) to `path`, or `./ID.md|json`.
+    Export {
+        format: ExportFormat,
+        path: Option<String>,
+    },
     /// Restore the terminal and exit.
     Quit,
 }
@@ -230,6 +276,15 @@ pub struct State {
     /// The chat pane's inner size at the last frame, for page-sized scrolling. A cache of the
     /// layout, written while drawing.
     pub chat_viewport: Cell<(u16, u16)>,
+    /// Which chat this is on disk.
+    pub chat: ChatMeta,
+    /// Grows whenever the chat's content changes (a turn, a streamed token, the system
+    /// prompt, the title): the autosaver saves when it differs from what it saved last.
+    pub revision: u64,
+    /// The list of saved chats, when open.
+    pub chat_list: Option<ChatList>,
+    /// The "one image per request" note was shown in this chat.
+    pub one_image_noted: bool,
 }
 
 impl State {
@@ -270,7 +325,16 @@ impl State {
             used_tokens: 0,
             keymap: keymap::Keymap::default(),
             chat_viewport: Cell::new((80, 20)),
+            chat: ChatMeta::new_chat(),
+            revision: 0,
+            chat_list: None,
+            one_image_noted: false,
         }
+    }
+
+    /// Marks the chat as changed, for the autosaver.
+    pub fn touch(&mut self) {
+        self.revision += 1;
     }
 
     /// Shows a start-up problem (a bad config value) in the chat and the status bar.

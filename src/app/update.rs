@@ -102,6 +102,32 @@ impl State {
                 }
                 vec![]
             }
+            Action::Regenerate => self.regenerate(),
+            Action::NewChat => self.run_command(Command::New),
+            Action::ShowPrompt => self.show_prompt(),
+            Action::CopyAnswer => self.copy_answer(false),
+            Action::ImagePrev => {
+                self.flip_image(-1);
+                vec![]
+            }
+            Action::ImageNext => {
+                self.flip_image(1);
+                vec![]
+            }
+            Action::OpenChatList => self.open_chat_list(),
+            Action::ChatListKey(key) => self.on_list_key(key),
+            Action::ChatsListed { chats, problems } => {
+                self.on_chats_listed(chats, problems);
+                vec![]
+            }
+            Action::ChatOpened(result) => {
+                self.on_chat_opened(result);
+                vec![]
+            }
+            Action::FileNotice { text, is_error } => {
+                self.notify(text, is_error);
+                vec![]
+            }
             Action::ImageLoaded { source, result } => {
                 if self.image_loading.as_deref() == Some(source.as_str()) {
                     self.image_loading = None;
@@ -109,6 +135,7 @@ impl State {
                 match result {
                     Ok(image) => {
                         self.notify(format!("image ready: {}", one_line(&image.label)), false);
+                        self.note_one_image_per_request();
                         self.shown_image = Some(image.clone());
                         self.pending_image = Some(image);
                     }
@@ -275,9 +302,12 @@ impl State {
         }
         match commands::parse(&text) {
             Some(Ok(command)) => {
+                // Taken first: a command such as /edit fills the input anew.
+                self.input.take();
                 let effects = self.run_command(command);
-                if self.input_error.is_none() {
-                    self.input.take();
+                if self.input_error.is_some() {
+                    // A refused command stays for correcting.
+                    self.input.set_text(&text);
                 }
                 effects
             }
@@ -294,6 +324,7 @@ impl State {
         if name == SYSTEM_ROW {
             let value = value.trim();
             self.conversation.system_prompt = (!value.is_empty()).then(|| value.to_string());
+            self.touch();
             self.panel.error = None;
             self.notify("system prompt set", false);
             return true;
@@ -331,6 +362,8 @@ impl State {
                 self.used_tokens = 0;
                 // The image shown stays: the new chat is usually about the same picture.
                 self.pending_image = self.shown_image.clone();
+                self.chat = crate::session::ChatMeta::new_chat();
+                self.one_image_noted = false;
                 self.notify("new chat", false);
                 effects
             }
@@ -352,6 +385,18 @@ impl State {
                 }
                 vec![]
             }
+            Command::Regenerate => self.regenerate(),
+            Command::Edit(number) => self.edit_message(number),
+            Command::Prompt => self.show_prompt(),
+            Command::Copy { code } => self.copy_answer(code),
+            Command::Chats => self.open_chat_list(),
+            Command::Rename(title) => {
+                self.chat.title = Some(one_line(&title));
+                self.touch();
+                self.notify(format!("chat renamed: {}", one_line(&title)), false);
+                vec![]
+            }
+            Command::Export { format, path } => vec![Effect::Export { format, path }],
             Command::Help => {
                 self.help_open = true;
                 vec![]

@@ -126,7 +126,7 @@ async fn generate(
     events: Events,
 ) {
     let started = Instant::now();
-    let seed = settings.seed.unwrap_or_else(fresh_seed);
+    let seed = settings.seed.unwrap_or_else(crate::rng::fresh_seed);
     let sampler = Arc::new(VchatSampler::new(&settings, seed));
     let send_error = |message: String| {
         let _ = events.send(EngineEvent::Error { request, message });
@@ -295,16 +295,6 @@ fn map_finish(reason: &str) -> FinishReason {
 }
 
 /// A seed for an answer whose settings leave it random.
-fn fresh_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.finish()
-}
 
 /// The conversation as the model sees it: chat template applied, tokenized the way a request
 /// is, and decoded back with special tokens kept visible.

@@ -4,7 +4,6 @@ mod decode;
 mod fetch;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -74,16 +73,15 @@ pub async fn load_image(source: &str, options: &MediaOptions) -> Result<ChatImag
     let label = source.to_string();
     let limits = options.limits.clone();
     // Decoding a large JPEG takes a while: keep it off the async workers.
-    let pixels = tokio::task::spawn_blocking(move || decode_image(&bytes, &label, &limits))
-        .await
-        .map_err(|e| MediaError::Corrupt {
-            source_name: source.to_string(),
-            reason: e.to_string(),
-        })??;
-    Ok(ChatImage {
-        label: source.to_string(),
-        pixels: Arc::new(pixels),
+    tokio::task::spawn_blocking(move || {
+        let pixels = decode_image(&bytes, &label, &limits)?;
+        Ok(ChatImage::new(label, bytes, pixels))
     })
+    .await
+    .map_err(|e| MediaError::Corrupt {
+        source_name: source.to_string(),
+        reason: e.to_string(),
+    })?
 }
 
 async fn read_file(source: &str) -> Result<Vec<u8>, MediaError> {

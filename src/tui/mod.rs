@@ -67,6 +67,11 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
         forced => forced,
     };
     let mut state = State::new(start_info(&options), settings, args.system.clone());
+    let store = crate::session::ChatStore::open_default();
+    if let Some(id) = &args.sessions.resume {
+        // Read before the terminal changes, so that a missing chat is a plain error line.
+        state.show_loaded_chat(open_saved_chat(&store, id)?);
+    }
     state.keymap = config.keymap.clone();
     for problem in &config.problems {
         state.report_problem(&problem.to_string());
@@ -85,6 +90,10 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
         .map_err(|e| Exit::new(1, format!("cannot draw: {e}")))?;
     // The model loads while the terminal is asked about graphics.
     let mut session = Session::start(state, options, media);
+    session.clipboard_to_terminal = true;
+    if !args.sessions.no_save {
+        session.save_to(store);
+    }
     // After raw mode (the query restores the mode it found, raw) and before the key reader
     // starts: the query reads the terminal's answer from stdin.
     let mut images = ImageRenderer::new(images::pick(protocol));
@@ -92,7 +101,33 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
     if let Some(source) = &args.image {
         session.dispatch(Action::AttachImage(source.clone()));
     }
-    event_loop(&mut terminal, &mut session, &theme, &mut images).await
+    let result = event_loop(&mut terminal, &mut session, &theme, &mut images).await;
+    // Whatever ended the loop (quit, hang-up, SIGTERM, a draw error), the chat is saved,
+    // with the answer in progress as far as it got.
+    session.finish();
+    result
+}
+
+/// Reads saved chat `id` (empty: the latest) for `--resume`.
+fn open_saved_chat(
+    store: &crate::session::ChatStore,
+    id: &str,
+) -> Result<crate::session::LoadedChat, Exit> {
+    let id = match id {
+        "" => store.latest().ok_or_else(|| {
+            Exit::new(
+                Exit::USAGE,
+                format!(
+                    "no saved chats to resume in {}",
+                    store.chats_dir().display()
+                ),
+            )
+        })?,
+        id => id.to_string(),
+    };
+    store
+        .load(&id)
+        .map_err(|e| Exit::new(Exit::USAGE, e.to_string()))
 }
 
 async fn event_loop(

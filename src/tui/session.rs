@@ -1,12 +1,19 @@
 //! A running chat without a terminal: the state, the engine and the effects' plumbing. The
 //! full-screen loop wraps it with terminal events and drawing; tests drive it directly.
 
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
 use tokio::sync::mpsc;
 
-use crate::app::{Action, Effect, State};
+use crate::app::{Action, Effect, Generation, State};
 use crate::engine::{Engine, EngineEvent, EngineOptions};
 use crate::media::{self, MediaOptions};
+use crate::session::{self as chats, Autosaver, ChatStore, ExportFormat};
 use crate::text::one_line;
+
+/// While an answer streams, the chat is saved at most this often (and when it ends).
+const STREAM_SAVE_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The app state wired to a real engine.
 pub struct Session {
@@ -20,6 +27,13 @@ pub struct Session {
     quit: bool,
     /// Set by every dispatched action: the screen needs a redraw.
     pub dirty: bool,
+    /// Where chats are saved; `None` with `--no-save` (and in tests that do not ask).
+    store: Option<ChatStore>,
+    autosave: Option<Autosaver>,
+    saved_revision: u64,
+    last_save: Instant,
+    /// Copies go to the terminal as OSC 52 (the full-screen app); off when headless.
+    pub clipboard_to_terminal: bool,
 }
 
 impl Session {
@@ -36,7 +50,56 @@ impl Session {
             media,
             quit: false,
             dirty: true,
+            store: None,
+            autosave: None,
+            saved_revision: 0,
+            last_save: Instant::now(),
+            clipboard_to_terminal: false,
         }
+    }
+
+    /// Saves the chat to `store` after every change from now on (and lists, opens and
+    /// exports chats from it).
+    pub fn save_to(&mut self, store: ChatStore) {
+        let errors = self.results_tx.clone();
+        self.autosave = Some(Autosaver::start(store.clone(), move |message| {
+            let _ = errors.send(Action::FileNotice {
+                text: message,
+                is_error: true,
+            });
+        }));
+        self.saved_revision = self.state.revision;
+        self.store = Some(store);
+    }
+
+    /// Saves what is unsaved, the answer in progress included, and waits for the writes:
+    /// the last thing before the app ends, whatever ends it.
+    pub fn finish(&mut self) {
+        self.autosave_now(true);
+        if let Some(mut autosave) = self.autosave.take() {
+            autosave.finish();
+        }
+    }
+
+    /// Queues a snapshot of the chat when it changed; while an answer streams, at most every
+    /// [`STREAM_SAVE_INTERVAL`] unless `force`.
+    fn autosave_now(&mut self, force: bool) {
+        let Some(autosave) = &self.autosave else {
+            return;
+        };
+        let state = &self.state;
+        if state.revision == self.saved_revision || state.conversation.turns.is_empty() {
+            return;
+        }
+        let streaming = matches!(state.generation, Generation::Running { .. });
+        if streaming && !force && self.last_save.elapsed() < STREAM_SAVE_INTERVAL {
+            return;
+        }
+        let partial = state.partial_answer();
+        let (file, images) = chats::to_file(&state.chat, &state.conversation, partial.as_ref());
+        autosave.save(file, images);
+        self.saved_revision = state.revision;
+        self.last_save = Instant::now();
     }
 
     /// True once the app asked to quit.
@@ -53,6 +116,7 @@ impl Session {
                 queue.extend(self.state.update(reply));
             }
         }
+        self.autosave_now(false);
     }
 
     fn execute(&mut self, effect: Effect) -> Option<Action> {
@@ -80,10 +144,104 @@ impl Session {
                 });
                 None
             }
+            Effect::RenderPrompt(conversation) => {
+                self.engine.render_prompt(&conversation, true);
+                None
+            }
+            Effect::Copy(text) => Some(self.copy(&text)),
+            Effect::ListChats => {
+                let store = self.store.clone()?;
+                self.in_background(move || {
+                    let (chats, problems) = store.list();
+                    Action::ChatsListed {
+                        chats,
+                        problems: problems.iter().map(|p| p.to_string()).collect(),
+                    }
+                });
+                None
+            }
+            Effect::OpenChat(id) => {
+                let Some(store) = self.store.clone() else {
+                    return Some(no_store());
+                };
+                // The chat on screen is saved before another replaces it.
+                self.autosave_now(true);
+                self.in_background(move || {
+                    Action::ChatOpened(store.load(&id).map(Box::new).map_err(|e| e.to_string()))
+                });
+                None
+            }
+            Effect::RenameChat { id, title } => {
+                let store = self.store.clone()?;
+                self.in_background(move || file_notice(store.rename(&id, &title), "chat renamed"));
+                None
+            }
+            Effect::DeleteChat(id) => {
+                let store = self.store.clone()?;
+                self.in_background(move || file_notice(store.delete(&id), "chat deleted"));
+                None
+            }
+            Effect::Export { format, path } => {
+                let Some(store) = self.store.clone() else {
+                    return Some(no_store());
+                };
+                if self.state.conversation.turns.is_empty() {
+                    return Some(Action::FileNotice {
+                        text: "nothing to export yet".into(),
+                        is_error: true,
+                    });
+                }
+                let partial = self.state.partial_answer();
+                let (file, images) =
+                    chats::to_file(&self.state.chat, &self.state.conversation, partial.as_ref());
+                let output = path.map(PathBuf::from).unwrap_or_else(|| {
+                    PathBuf::from(format!("{}.{}", file.id, format.extension()))
+                });
+                self.in_background(move || export_chat(&store, &file, &images, format, &output));
+                None
+            }
             Effect::Quit => {
                 self.quit = true;
                 None
             }
+        }
+    }
+
+    /// Runs file work on a blocking thread; its result comes back as an action.
+    fn in_background(&self, work: impl FnOnce() -> Action + Send + 'static) {
+        let tx = self.results_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(work());
+        });
+    }
+
+    /// Puts `text` on the clipboard through the terminal (OSC 52), which works over SSH and,
+    /// with `set-clipboard on`, in tmux.
+    fn copy(&self, text: &str) -> Action {
+        if !self.clipboard_to_terminal {
+            return Action::FileNotice {
+                text: "no terminal to copy through".into(),
+                is_error: true,
+            };
+        }
+        use base64::Engine as _;
+        use std::io::Write;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+        let mut out = std::io::stdout();
+        let written = write!(out, "\x1b]52;c;{encoded}\x07").and_then(|()| out.flush());
+        match written {
+            Ok(()) => Action::FileNotice {
+                text: format!(
+                    "copied {} characters (OSC 52; if nothing arrives, allow clipboard access in \
+                     the terminal, or `set -g set-clipboard on` in tmux)",
+                    text.chars().count()
+                ),
+                is_error: false,
+            },
+            Err(e) => Action::FileNotice {
+                text: format!("cannot copy: {e}"),
+                is_error: true,
+            },
         }
     }
 
@@ -105,5 +263,56 @@ impl Session {
             }
             None => false,
         }
+    }
+}
+
+fn no_store() -> Action {
+    Action::FileNotice {
+        text: "chats are not saved in this session (--no-save)".into(),
+        is_error: true,
+    }
+}
+
+fn file_notice(result: Result<(), chats::StoreError>, done: &str) -> Action {
+    match result {
+        Ok(()) => Action::FileNotice {
+            text: done.into(),
+            is_error: false,
+        },
+        Err(e) => Action::FileNotice {
+            text: e.to_string(),
+            is_error: true,
+        },
+    }
+}
+
+/// Saves the chat (so its images are in the store), then exports it.
+fn export_chat(
+    store: &ChatStore,
+    file: &chats::ChatFile,
+    images: &[std::sync::Arc<crate::conversation::EncodedImage>],
+    format: ExportFormat,
+    output: &std::path::Path,
+) -> Action {
+    let result = store
+        .save(file, images)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            chats::export(store, file, format, output)
+                .map_err(|e| format!("cannot export to {}: {e}", output.display()))
+        });
+    match result {
+        Ok(written) => Action::FileNotice {
+            text: format!(
+                "exported to {} ({} images beside it)",
+                output.display(),
+                written.len() - 1
+            ),
+            is_error: false,
+        },
+        Err(message) => Action::FileNotice {
+            text: message,
+            is_error: true,
+        },
     }
 }

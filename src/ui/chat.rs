@@ -88,6 +88,7 @@ fn entry_lines(
         EntryKind::User => ("You", theme.user),
         EntryKind::Assistant => ("Assistant", theme.assistant),
         EntryKind::Notice => ("vchat", theme.notice),
+        EntryKind::Prompt => ("Prompt, as the model sees it", theme.dim),
     };
     let mut header = vec![Span::styled(name.to_string(), style)];
     if let Some(label) = &entry.image_label {

@@ -12,7 +12,13 @@ use crate::app::keymap::{Keymap, Scope};
 /// The help text as (key, description) rows under headings; also used for the README.
 pub fn help_rows(keymap: &Keymap) -> Vec<(String, String)> {
     let mut rows = Vec::new();
-    for scope in [Scope::Global, Scope::Input, Scope::Chat, Scope::Settings] {
+    for scope in [
+        Scope::Global,
+        Scope::Input,
+        Scope::Chat,
+        Scope::Settings,
+        Scope::Image,
+    ] {
         rows.push((scope.title().to_string(), String::new()));
         for binding in keymap.bindings.iter().filter(|b| b.scope == scope) {
             rows.push((binding.label(), binding.description.to_string()));

@@ -2,6 +2,7 @@
 //! picture, which ratatui-image keeps outside the state). One widget per file.
 
 mod chat;
+mod chat_list;
 pub mod help;
 mod image;
 mod input;
@@ -67,6 +68,9 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, image: Option<&mut 
     }
     input::draw(frame, input_area, state, theme);
     status::draw(frame, status_area, state, theme);
+    if let Some(list) = &state.chat_list {
+        chat_list::draw(frame, main, list, &state.chat.id, theme);
+    }
     if state.help_open {
         help::draw(frame, area, &state.keymap, theme);
     }

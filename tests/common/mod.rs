@@ -37,10 +37,7 @@ pub fn test_image(variant: u8) -> DynamicImage {
 
 /// The test image as a chat attachment.
 pub fn chat_image(variant: u8) -> ChatImage {
-    ChatImage {
-        label: format!("pattern-{variant}.png"),
-        pixels: Arc::new(test_image(variant)),
-    }
+    ChatImage::from_pixels(format!("pattern-{variant}.png"), test_image(variant))
 }
 
 /// The test image written as a PNG file.

@@ -1,0 +1,289 @@
+//! Working on the chat's turns: regenerate the last answer, edit and resend an earlier
+//! message, the prompt view, copying an answer, flipping through the chat's images, and the
+//! answer in progress as it would be saved.
+
+use super::{ChatEntry, Effect, EntryKind, Generation, ModelStatus, State};
+use crate::conversation::{AnswerStats, AssistantTurn, ChatImage, FinishReason, Turn};
+
+impl State {
+    /// Who answers now, as recorded with each answer.
+    pub(super) fn answered_by(&self) -> Option<String> {
+        match &self.model {
+            ModelStatus::Ready(info) => Some(info.model.clone()),
+            _ => None,
+        }
+    }
+
+    /// The answer streaming now, as it would be saved if vchat ended at this moment.
+    pub fn partial_answer(&self) -> Option<AssistantTurn> {
+        let Generation::Running { settings, .. } = &self.generation else {
+            return None;
+        };
+        let entry = self
+            .entries
+            .last()
+            .filter(|e| e.kind == EntryKind::Assistant)?;
+        Some(AssistantTurn {
+            text: entry.text.clone(),
+            settings: settings.clone(),
+            stats: Some(AnswerStats {
+                finish: FinishReason::Interrupted,
+                tokens: self.streamed_tokens,
+                time_to_first_token: Default::default(),
+                tokens_per_second: 0.0,
+                seed: settings.seed,
+            }),
+            answered_by: self.answered_by(),
+        })
+    }
+
+    /// Drops the last answer and asks again with the current settings.
+    pub(super) fn regenerate(&mut self) -> Vec<Effect> {
+        if self.is_busy() {
+            self.notify("an answer is running: Esc stops it first", true);
+            return vec![];
+        }
+        match self.conversation.turns.last() {
+            Some(Turn::Assistant(answer)) => {
+                let tokens = answer.stats.as_ref().map_or(0, |s| s.tokens);
+                self.used_tokens = self.used_tokens.saturating_sub(tokens);
+                self.conversation.turns.pop();
+                // The answer's entry and anything vchat said after it.
+                while let Some(entry) = self.entries.pop() {
+                    if entry.kind == EntryKind::Assistant {
+                        break;
+                    }
+                }
+            }
+            Some(Turn::User(_)) => {
+                // The last question got no answer (an error): ask it again.
+                while self
+                    .entries
+                    .last()
+                    .is_some_and(|e| e.kind != EntryKind::User)
+                {
+                    self.entries.pop();
+                }
+            }
+            None => {
+                self.notify("nothing to regenerate yet", true);
+                return vec![];
+            }
+        }
+        if !matches!(self.model, ModelStatus::Ready(_)) {
+            self.notify("the model is not ready", true);
+            return vec![];
+        }
+        self.scroll = 0;
+        self.touch();
+        self.start_generation()
+    }
+
+    /// Puts user message `number` (1-based; `None` = the last) back in the input for
+    /// editing; it and everything after it leave the chat. Sending the input asks again.
+    pub(super) fn edit_message(&mut self, number: Option<usize>) -> Vec<Effect> {
+        if self.is_busy() {
+            self.input_error = Some("an answer is running: Esc stops it first".into());
+            return vec![];
+        }
+        let users: Vec<usize> = self
+            .conversation
+            .turns
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| matches!(t, Turn::User(_)))
+            .map(|(i, _)| i)
+            .collect();
+        let Some(&turn_index) = (match number {
+            Some(n) if n >= 1 => users.get(n - 1),
+            Some(_) => None,
+            None => users.last(),
+        }) else {
+            self.input_error = Some(format!(
+                "no message {} to edit (this chat has {})",
+                number.unwrap_or(0),
+                users.len()
+            ));
+            return vec![];
+        };
+        let removed = self.conversation.turns.split_off(turn_index);
+        let Some(Turn::User(user)) = removed.into_iter().next() else {
+            return vec![];
+        };
+        self.rebuild_entries();
+        self.input.set_text(&user.text);
+        self.pending_image = user.image;
+        self.scroll = 0;
+        self.touch();
+        self.notify("editing: Enter sends the message again", false);
+        vec![]
+    }
+
+    /// Re-creates the chat pane's entries from the conversation (after an edit, or when a
+    /// saved chat is opened). Token counts are recomputed the same way.
+    pub(super) fn rebuild_entries(&mut self) {
+        self.entries.clear();
+        self.used_tokens = 0;
+        for turn in &self.conversation.turns {
+            match turn {
+                Turn::User(user) => {
+                    let mut entry = ChatEntry::new(EntryKind::User, &user.text);
+                    entry.image_label = user.image.as_ref().map(|i| i.label.clone());
+                    self.used_tokens += user.text.chars().count() / 4;
+                    self.entries.push(entry);
+                }
+                Turn::Assistant(answer) => {
+                    let mut entry = ChatEntry::new(EntryKind::Assistant, &answer.text);
+                    entry.stats = answer.stats.clone();
+                    self.used_tokens += answer.stats.as_ref().map_or(0, |s| s.tokens);
+                    self.entries.push(entry);
+                }
+            }
+        }
+    }
+
+    /// Asks the engine for the prompt of the chat as it stands (with the message being typed,
+    /// if any, as the next question).
+    pub(super) fn show_prompt(&mut self) -> Vec<Effect> {
+        if !matches!(self.model, ModelStatus::Ready(_)) {
+            self.notify("the prompt view needs the model loaded", true);
+            return vec![];
+        }
+        let mut conversation = self.conversation.clone();
+        let typed = self.input.text();
+        if !typed.trim().is_empty() && !typed.starts_with('/') {
+            conversation.push_user(typed, self.pending_image.clone());
+        } else if self.pending_image.is_some() {
+            conversation.push_user("", self.pending_image.clone());
+        }
+        vec![Effect::RenderPrompt(conversation)]
+    }
+
+    /// Shows the prompt text the engine rendered.
+    pub(super) fn on_prompt(&mut self, text: &str) {
+        self.entries.push(ChatEntry::new(EntryKind::Prompt, text));
+        self.scroll = 0;
+    }
+
+    /// Copies the last answer (or, with `code`, its last code block).
+    pub(super) fn copy_answer(&mut self, code: bool) -> Vec<Effect> {
+        let Some(answer) = self.conversation.turns.iter().rev().find_map(|t| match t {
+            Turn::Assistant(a) => Some(a.text.clone()),
+            _ => None,
+        }) else {
+            self.notify("no answer to copy yet", true);
+            return vec![];
+        };
+        let text = if code {
+            match last_code_block(&answer) {
+                Some(block) => block,
+                None => {
+                    self.notify("the last answer has no code block", true);
+                    return vec![];
+                }
+            }
+        } else {
+            answer
+        };
+        vec![Effect::Copy(text)]
+    }
+
+    /// The chat's images in order, the image of the message being prepared last.
+    fn chat_images(&self) -> Vec<ChatImage> {
+        let mut images: Vec<ChatImage> = self
+            .conversation
+            .turns
+            .iter()
+            .filter_map(|t| match t {
+                Turn::User(user) => user.image.clone(),
+                _ => None,
+            })
+            .collect();
+        if let Some(pending) = &self.pending_image {
+            if !images
+                .iter()
+                .any(|i| i.encoded.sha256 == pending.encoded.sha256 && i.label == pending.label)
+            {
+                images.push(pending.clone());
+            }
+        }
+        images
+    }
+
+    /// Shows the image `step` places before (negative) or after the one shown.
+    pub(super) fn flip_image(&mut self, step: isize) {
+        let images = self.chat_images();
+        if images.is_empty() {
+            self.notify("this chat has no images", true);
+            return;
+        }
+        let current = self
+            .shown_image
+            .as_ref()
+            .and_then(|shown| {
+                images.iter().position(|i| {
+                    i.encoded.sha256 == shown.encoded.sha256 && i.label == shown.label
+                })
+            })
+            .unwrap_or(images.len() - 1);
+        let next = current
+            .saturating_add_signed(step)
+            .min(images.len() - 1);
+        self.shown_image = Some(images[next].clone());
+        self.notify(
+            format!(
+                "image {} of {}: {}",
+                next + 1,
+                images.len(),
+                images[next].label
+            ),
+            false,
+        );
+    }
+
+    /// When a chat gets its second image and the model sees one per request, say so once.
+    pub(super) fn note_one_image_per_request(&mut self) {
+        let one_image = matches!(&self.model, ModelStatus::Ready(info) if info.one_image_per_request);
+        if one_image && !self.one_image_noted && self.conversation.image_count() >= 1 {
+            self.one_image_noted = true;
+            self.entries.push(ChatEntry::new(
+                EntryKind::Notice,
+                "this model sees one image per request: the newest image goes to the model; \
+                 earlier ones are named in the text instead",
+            ));
+        }
+    }
+}
+
+/// The text of the last fenced code block in `text`, without its fences.
+fn last_code_block(text: &str) -> Option<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            match current.take() {
+                Some(lines) => blocks.push(lines.join("\n")),
+                None => current = Some(Vec::new()),
+            }
+        } else if let Some(lines) = current.as_mut() {
+            lines.push(line);
+        }
+    }
+    // An unclosed block (a stopped answer) still counts.
+    if let Some(lines) = current {
+        blocks.push(lines.join("\n"));
+    }
+    blocks.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_code_block;
+
+    #[test]
+    fn finds_the_last_code_block() {
+        let text = "a\n```rust\nfn a() {}\n```\nb\n```\nlet x = 1;\nlet y = 2;\n```\n";
+        assert_eq!(last_code_block(text).unwrap(), "let x = 1;\nlet y = 2;");
+        assert_eq!(last_code_block("no code"), None);
+    }
+}

@@ -1,0 +1,150 @@
+//! Between a [`Conversation`] in memory and a [`ChatFile`] on disk.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::format::{ChatFile, ImageRecord, TurnRecord, FORMAT_VERSION};
+use crate::conversation::{
+    AssistantTurn, ChatImage, Conversation, EncodedImage, Turn, UserTurn,
+};
+
+/// Who a chat is, apart from its turns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatMeta {
+    pub id: String,
+    /// `None` until the user names it: the first message then serves as title.
+    pub title: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+}
+
+impl ChatMeta {
+    /// A new chat, with an id made of the local time and a random suffix, e.g.
+    /// `20261125-0542-3f9a`: sortable, and short enough to type after `vchat export`.
+    pub fn new_chat() -> Self {
+        let now = chrono::Local::now();
+        let suffix = crate::rng::fresh_seed() & 0xffff;
+        Self {
+            id: format!("{}-{suffix:04x}", now.format("%Y%m%d-%H%M%S")),
+            title: None,
+            created: now.timestamp(),
+        }
+    }
+}
+
+/// The title a chat shows when the user gave none: its first message's first line.
+pub fn default_title(conversation: &Conversation) -> String {
+    let first = conversation.turns.iter().find_map(|t| match t {
+        Turn::User(user) => Some(user),
+        _ => None,
+    });
+    let text = first
+        .and_then(|u| u.text.lines().find(|l| !l.trim().is_empty()))
+        .map(str::trim)
+        .unwrap_or("");
+    let title: String = crate::text::one_line(text).chars().take(60).collect();
+    if !title.is_empty() {
+        title
+    } else if let Some(image) = first.and_then(|u| u.image.as_ref()) {
+        format!("image {}", crate::text::one_line(&image.label))
+    } else {
+        "untitled chat".into()
+    }
+}
+
+/// The file for `conversation`, with `partial` (an answer still streaming) as its last turn;
+/// also the images it refers to, for the store to write once each.
+pub fn to_file(
+    meta: &ChatMeta,
+    conversation: &Conversation,
+    partial: Option<&AssistantTurn>,
+) -> (ChatFile, Vec<Arc<EncodedImage>>) {
+    let mut images: Vec<Arc<EncodedImage>> = Vec::new();
+    let mut turns: Vec<TurnRecord> = conversation
+        .turns
+        .iter()
+        .map(|turn| match turn {
+            Turn::User(user) => TurnRecord::User {
+                text: user.text.clone(),
+                image: user.image.as_ref().map(|image| {
+                    if !images.iter().any(|i| i.sha256 == image.encoded.sha256) {
+                        images.push(image.encoded.clone());
+                    }
+                    ImageRecord {
+                        label: image.label.clone(),
+                        file: image.encoded.file_name(),
+                    }
+                }),
+            },
+            Turn::Assistant(answer) => assistant_record(answer),
+        })
+        .collect();
+    turns.extend(partial.map(assistant_record));
+    let file = ChatFile {
+        format: FORMAT_VERSION,
+        id: meta.id.clone(),
+        title: meta
+            .title
+            .clone()
+            .unwrap_or_else(|| default_title(conversation)),
+        created: meta.created,
+        updated: chrono::Local::now().timestamp(),
+        turn_count: turns.len(),
+        system_prompt: conversation.system_prompt.clone(),
+        turns,
+    };
+    (file, images)
+}
+
+fn assistant_record(answer: &AssistantTurn) -> TurnRecord {
+    TurnRecord::Assistant {
+        text: answer.text.clone(),
+        settings: answer.settings.clone(),
+        stats: answer.stats.clone(),
+        answered_by: answer.answered_by.clone(),
+    }
+}
+
+/// The conversation of a loaded file; a turn whose image could not be read keeps its text.
+pub fn to_conversation(file: &ChatFile, images: &HashMap<String, ChatImage>) -> Conversation {
+    let turns = file
+        .turns
+        .iter()
+        .map(|record| match record {
+            TurnRecord::User { text, image } => Turn::User(UserTurn {
+                text: text.clone(),
+                image: image
+                    .as_ref()
+                    .and_then(|r| images.get(&r.file))
+                    .map(|loaded| ChatImage {
+                        label: image.as_ref().map(|r| r.label.clone()).unwrap_or_default(),
+                        ..loaded.clone()
+                    }),
+            }),
+            TurnRecord::Assistant {
+                text,
+                settings,
+                stats,
+                answered_by,
+            } => Turn::Assistant(AssistantTurn {
+                text: text.clone(),
+                settings: settings.clone(),
+                stats: stats.clone(),
+                answered_by: answered_by.clone(),
+            }),
+        })
+        .collect();
+    Conversation {
+        system_prompt: file.system_prompt.clone(),
+        turns,
+    }
+}
+
+/// The meta of a loaded file.
+pub fn meta_of(file: &ChatFile) -> ChatMeta {
+    ChatMeta {
+        id: file.id.clone(),
+        title: Some(file.title.clone()),
+        created: file.created,
+    }
+}

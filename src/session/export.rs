@@ -1,0 +1,155 @@
+//! A saved chat as Markdown (for reading and sharing) or JSON (the chat file itself), with its
+//! images copied into a folder beside the export.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::format::{ChatFile, TurnRecord};
+use super::store::ChatStore;
+use crate::settings::SamplingSettings;
+
+/// What an export is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Json,
+}
+
+impl ExportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Md => "md",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// Writes chat `file` to `output` and copies its images into `<output stem>-images/` beside
+/// it. Returns the paths written (the export first).
+pub fn export(
+    store: &ChatStore,
+    file: &ChatFile,
+    format: ExportFormat,
+    output: &Path,
+) -> std::io::Result<Vec<PathBuf>> {
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.id.clone());
+    let images_folder = format!("{stem}-images");
+    let body = match format {
+        ExportFormat::Md => to_markdown(file, &images_folder),
+        ExportFormat::Json => serde_json::to_string_pretty(file).map_err(std::io::Error::other)?,
+    };
+    let mut written = vec![output.to_path_buf()];
+    let images = image_files(file);
+    if !images.is_empty() {
+        let folder = output.with_file_name(&images_folder);
+        fs::create_dir_all(&folder)?;
+        for name in images {
+            let target = folder.join(&name);
+            fs::copy(store.images_dir().join(&name), &target)?;
+            written.push(target);
+        }
+    }
+    fs::write(output, body)?;
+    Ok(written)
+}
+
+/// The stored image files a chat refers to, each once, in order of appearance.
+fn image_files(file: &ChatFile) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for turn in &file.turns {
+        if let TurnRecord::User {
+            image: Some(image), ..
+        } = turn
+        {
+            if !names.contains(&image.file) {
+                names.push(image.file.clone());
+            }
+        }
+    }
+    names
+}
+
+/// The chat as Markdown: each turn under a heading, images as links into `images_folder`,
+/// and under each answer the settings and stats it was made with.
+pub fn to_markdown(file: &ChatFile, images_folder: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", file.title);
+    let created = chrono::DateTime::from_timestamp(file.created, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let _ = writeln!(out, "vchat chat `{}`, started {created}.\n", file.id);
+    if let Some(system) = &file.system_prompt {
+        let _ = writeln!(out, "**System prompt:** {system}\n");
+    }
+    for turn in &file.turns {
+        match turn {
+            TurnRecord::User { text, image } => {
+                out.push_str("## You\n\n");
+                if let Some(image) = image {
+                    let _ = writeln!(
+                        out,
+                        "![{}]({images_folder}/{})\n",
+                        image.label.replace(['[', ']'], ""),
+                        image.file
+                    );
+                }
+                let _ = writeln!(out, "{}\n", text.trim_end());
+            }
+            TurnRecord::Assistant {
+                text,
+                settings,
+                stats,
+                answered_by,
+            } => {
+                match answered_by {
+                    Some(model) => {
+                        let _ = writeln!(out, "## Assistant ({model})\n");
+                    }
+                    None => out.push_str("## Assistant\n\n"),
+                }
+                let _ = writeln!(out, "{}\n", text.trim_end());
+                let mut facts = vec![settings_summary(settings)];
+                if let Some(stats) = stats {
+                    facts.push(stats.summary());
+                    if let (Some(seed), None) = (stats.seed, settings.seed) {
+                        facts.push(format!("seed {seed}"));
+                    }
+                }
+                let _ = writeln!(out, "> {}\n", facts.join(" · "));
+            }
+        }
+    }
+    out
+}
+
+/// The settings of an answer in one line, e.g. `sampling, temperature 0.2, top-p 1, …`.
+fn settings_summary(settings: &SamplingSettings) -> String {
+    let mut parts = vec![if settings.do_sample {
+        format!("temperature {}", settings.temperature)
+    } else {
+        "greedy".to_string()
+    }];
+    if settings.do_sample {
+        if settings.top_p < 1.0 {
+            parts.push(format!("top-p {}", settings.top_p));
+        }
+        if settings.top_k > 0 {
+            parts.push(format!("top-k {}", settings.top_k));
+        }
+        if settings.min_p > 0.0 {
+            parts.push(format!("min-p {}", settings.min_p));
+        }
+    }
+    if settings.repetition_penalty != 1.0 {
+        parts.push(format!("repetition penalty {}", settings.repetition_penalty));
+    }
+    parts.push(format!("max {} tokens", settings.max_new_tokens));
+    if let Some(seed) = settings.seed {
+        parts.push(format!("seed {seed}"));
+    }
+    parts.join(", ")
+}

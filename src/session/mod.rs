@@ -1,0 +1,17 @@
+//! Chats that last: saved as versioned JSON after every turn (and while an answer streams),
+//! listed, reopened, renamed, deleted and exported. Writes are atomic, so a crash or a kill
+//! leaves the previous version of a chat readable.
+
+mod atomic;
+mod autosave;
+mod convert;
+mod export;
+mod format;
+mod store;
+
+pub use atomic::{write_atomic, write_atomic_with};
+pub use autosave::Autosaver;
+pub use convert::{default_title, meta_of, to_conversation, to_file, ChatMeta};
+pub use export::{export, to_markdown, ExportFormat};
+pub use format::{ChatFile, ChatSummary, ImageRecord, TurnRecord, FORMAT_VERSION};
+pub use store::{ChatStore, LoadedChat, StoreError};

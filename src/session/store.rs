@@ -1,0 +1,239 @@
+//! Chats on disk: `chats/ID.json` (one versioned JSON file per chat) and `images/HASH.EXT`
+//! (each image once, by content hash) under the data directory.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::atomic::write_atomic;
+use super::format::{ChatFile, ChatSummary, FormatOnly, FORMAT_VERSION};
+use crate::conversation::{ChatImage, EncodedImage};
+use crate::media::{decode_image, DecodeLimits};
+
+/// Why a chat could not be read or written; one line each, with the file's path.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("no saved chat '{0}' (see vchat --list)")]
+    NotFound(String),
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path} is corrupt and was left as it is: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("{path} was written by a newer vchat (format {found}, this one reads {FORMAT_VERSION}) and was left as it is")]
+    Newer { path: String, found: u32 },
+    #[error("cannot save {path}: {reason}; the previous version is kept")]
+    Write { path: String, reason: String },
+}
+
+/// A chat read back: the file, its images by stored file name, and images that could not be
+/// read (their turns keep the text; the problem is reported).
+#[derive(Debug, Clone)]
+pub struct LoadedChat {
+    pub file: ChatFile,
+    pub images: HashMap<String, ChatImage>,
+    pub problems: Vec<String>,
+}
+
+/// The saved chats under one data directory.
+#[derive(Debug, Clone)]
+pub struct ChatStore {
+    root: PathBuf,
+}
+
+impl ChatStore {
+    /// The store under `root` (the data directory); folders are made on the first save.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The store in the platform data directory (or `VCHAT_DATA_DIR`).
+    pub fn open_default() -> Self {
+        Self::new(crate::paths::data_dir())
+    }
+
+    pub fn chats_dir(&self) -> PathBuf {
+        self.root.join("chats")
+    }
+
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join("images")
+    }
+
+    /// Where chat `id` lives.
+    pub fn chat_path(&self, id: &str) -> PathBuf {
+        self.chats_dir().join(format!("{id}.json"))
+    }
+
+    /// Saves a chat: first every image not stored yet, then the chat file, each atomically.
+    pub fn save(&self, file: &ChatFile, images: &[std::sync::Arc<EncodedImage>]) -> Result<(), StoreError> {
+        let path = self.chat_path(&file.id);
+        let failed = |e: io::Error| StoreError::Write {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        fs::create_dir_all(self.chats_dir()).map_err(failed)?;
+        if !images.is_empty() {
+            fs::create_dir_all(self.images_dir()).map_err(failed)?;
+        }
+        for image in images {
+            let image_path = self.images_dir().join(image.file_name());
+            if !image_path.exists() {
+                write_atomic(&image_path, &image.bytes).map_err(failed)?;
+            }
+        }
+        let json = serde_json::to_vec(file).map_err(|e| failed(io::Error::other(e)))?;
+        write_atomic(&path, &json).map_err(failed)
+    }
+
+    /// Reads chat `id` with its images. Nothing on disk is changed, whatever is found.
+    pub fn load(&self, id: &str) -> Result<LoadedChat, StoreError> {
+        let path = self.chat_path(id);
+        let file = read_chat_file(&path, id)?;
+        let mut images = HashMap::new();
+        let mut problems = Vec::new();
+        for record in file.turns.iter().filter_map(|t| match t {
+            super::format::TurnRecord::User { image, .. } => image.as_ref(),
+            _ => None,
+        }) {
+            if images.contains_key(&record.file) {
+                continue;
+            }
+            match self.read_image(&record.file, &record.label) {
+                Ok(image) => {
+                    images.insert(record.file.clone(), image);
+                }
+                Err(problem) => problems.push(problem),
+            }
+        }
+        Ok(LoadedChat {
+            file,
+            images,
+            problems,
+        })
+    }
+
+    fn read_image(&self, file: &str, label: &str) -> Result<ChatImage, String> {
+        // Stored names are hashes; anything else (a hand-edited file) is not followed.
+        if file.contains(['/', '\\']) || file.starts_with('.') {
+            return Err(format!("image {label}: bad stored name '{file}'"));
+        }
+        let path = self.images_dir().join(file);
+        let bytes = fs::read(&path)
+            .map_err(|e| format!("image {label} ({}): {e}", path.display()))?;
+        let pixels = decode_image(&bytes, label, &DecodeLimits::default())
+            .map_err(|e| e.to_string())?;
+        Ok(ChatImage::new(label, bytes, pixels))
+    }
+
+    /// Every readable chat, newest first, and a line for each file that could not be read.
+    pub fn list(&self) -> (Vec<ChatSummary>, Vec<StoreError>) {
+        let mut chats = Vec::new();
+        let mut problems = Vec::new();
+        let Ok(entries) = fs::read_dir(self.chats_dir()) else {
+            return (chats, problems);
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(id) = chat_id_of(&path) else { continue };
+            match read_summary(&path, &id) {
+                Ok(summary) => chats.push(summary),
+                Err(e) => problems.push(e),
+            }
+        }
+        chats.sort_by(|a, b| b.updated.cmp(&a.updated).then(b.id.cmp(&a.id)));
+        (chats, problems)
+    }
+
+    /// The most recently saved chat's id.
+    pub fn latest(&self) -> Option<String> {
+        self.list().0.into_iter().next().map(|c| c.id)
+    }
+
+    /// Deletes chat `id` (its images stay: other chats may use them).
+    pub fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let path = self.chat_path(id);
+        fs::remove_file(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::NotFound(id.to_string()),
+            _ => StoreError::Write {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            },
+        })
+    }
+
+    /// Gives chat `id` a new title.
+    pub fn rename(&self, id: &str, title: &str) -> Result<(), StoreError> {
+        let mut file = read_chat_file(&self.chat_path(id), id)?;
+        file.title = title.trim().to_string();
+        self.save(&file, &[])
+    }
+}
+
+/// The id of a chat file (`ID.json`), or `None` for anything else in the folder (such as a
+/// temporary file of a save in progress).
+fn chat_id_of(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    if name.starts_with('.') {
+        return None;
+    }
+    name.strip_suffix(".json").map(str::to_string)
+}
+
+fn read_bytes(path: &Path, id: &str) -> Result<Vec<u8>, StoreError> {
+    fs::read(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => StoreError::NotFound(id.to_string()),
+        _ => StoreError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        },
+    })
+}
+
+fn read_chat_file(path: &Path, id: &str) -> Result<ChatFile, StoreError> {
+    let bytes = read_bytes(path, id)?;
+    let file: ChatFile = parse(&bytes, path)?;
+    Ok(file)
+}
+
+fn read_summary(path: &Path, id: &str) -> Result<ChatSummary, StoreError> {
+    let bytes = read_bytes(path, id)?;
+    parse(&bytes, path)
+}
+
+/// Parses a chat file (whole or summary), telling a newer format from a corrupt file.
+fn parse<T: serde::de::DeserializeOwned + HasFormat>(bytes: &[u8], path: &Path) -> Result<T, StoreError> {
+    let newer = |found| StoreError::Newer {
+        path: path.display().to_string(),
+        found,
+    };
+    match serde_json::from_slice::<T>(bytes) {
+        Ok(value) if value.format() > FORMAT_VERSION => Err(newer(value.format())),
+        Ok(value) => Ok(value),
+        Err(e) => match serde_json::from_slice::<FormatOnly>(bytes) {
+            Ok(only) if only.format > FORMAT_VERSION => Err(newer(only.format)),
+            _ => Err(StoreError::Corrupt {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+        },
+    }
+}
+
+trait HasFormat {
+    fn format(&self) -> u32;
+}
+
+impl HasFormat for ChatFile {
+    fn format(&self) -> u32 {
+        self.format
+    }
+}
+
+impl HasFormat for ChatSummary {
+    fn format(&self) -> u32 {
+        self.format
+    }
+}
