@@ -1,0 +1,270 @@
+//! The app's chat operations on the real engine (tiny model), headless: the chat is saved as
+//! it goes and reopens the same; regenerate, edit and resend, the prompt view, several images
+//! in one chat, and an animated GIF.
+
+mod common;
+
+use common::{test_png, tiny_model, tiny_options};
+use vchat::app::{Action, EntryKind, ModelStatus, State};
+use vchat::conversation::{FinishReason, Turn};
+use vchat::media::MediaOptions;
+use vchat::session::ChatStore;
+use vchat::settings::SamplingSettings;
+use vchat::tui::{start_info, Session};
+
+fn session() -> Session {
+    let options = tiny_options(tiny_model());
+    let settings = SamplingSettings {
+        do_sample: false,
+        max_new_tokens: 24,
+        ..SamplingSettings::default()
+    };
+    Session::start(
+        State::new(start_info(&options), settings, None),
+        options,
+        MediaOptions::default(),
+    )
+}
+
+fn type_and_send(session: &mut Session, text: &str) {
+    session.dispatch(Action::Insert(text.into()));
+    session.dispatch(Action::Submit);
+}
+
+async fn until_idle(session: &mut Session) {
+    while session.state.is_busy() {
+        assert!(session.step().await, "the engine stopped");
+    }
+}
+
+async fn until_ready(session: &mut Session) {
+    while !matches!(session.state.model, ModelStatus::Ready(_)) {
+        assert!(session.step().await, "the engine stopped");
+    }
+}
+
+async fn attach(session: &mut Session, variant: u8) {
+    type_and_send(session, &format!("/image {}", test_png(variant).display()));
+    while session.state.image_loading.is_some() {
+        assert!(session.step().await);
+    }
+    assert!(session.state.pending_image.is_some(), "image {variant} loaded");
+}
+
+async fn ask(session: &mut Session, text: &str) {
+    type_and_send(session, text);
+    until_idle(session).await;
+}
+
+fn errors(state: &State) -> Vec<String> {
+    state
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Notice && e.text.contains("error"))
+        .map(|e| e.text.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_chat_is_saved_as_it_goes_and_reopens_the_same() {
+    let data = tempfile::tempdir().unwrap();
+    let mut session = session();
+    session.save_to(ChatStore::new(data.path()));
+    until_ready(&mut session).await;
+    attach(&mut session, 0).await;
+    ask(&mut session, "What is in the picture?").await;
+    type_and_send(&mut session, "/rename Squares");
+    ask(&mut session, "And the colours?").await;
+    session.finish();
+
+    let store = ChatStore::new(data.path());
+    let (chats, problems) = store.list();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(chats.len(), 1);
+    assert_eq!(chats[0].id, session.state.chat.id);
+    assert_eq!(chats[0].title, "Squares");
+    assert_eq!(chats[0].turn_count, 4);
+
+    // A new app opens it (what --resume does): the same entries, image and answers' stats.
+    let loaded = store.load(&chats[0].id).unwrap();
+    let options = tiny_options(tiny_model());
+    let mut reopened = State::new(start_info(&options), SamplingSettings::default(), None);
+    reopened.show_loaded_chat(loaded);
+    let shown = |s: &State| {
+        s.entries
+            .iter()
+            .filter(|e| e.kind != EntryKind::Notice)
+            .map(|e| (e.kind, e.text.clone(), e.image_label.clone(), e.stats.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shown(&reopened), shown(&session.state));
+    let image = reopened.shown_image.as_ref().expect("the chat's image is shown");
+    assert_eq!(
+        image.pixels.to_rgb8(),
+        session.state.shown_image.as_ref().unwrap().pixels.to_rgb8()
+    );
+    let Some(Turn::Assistant(answer)) = reopened.conversation.turns.last() else {
+        panic!("the last turn is an answer");
+    };
+    assert!(answer.answered_by.as_deref().is_some_and(|m| m.contains("tiny-llava")));
+}
+
+#[tokio::test]
+async fn an_answer_in_progress_is_saved_when_the_app_ends() {
+    let data = tempfile::tempdir().unwrap();
+    let mut session = session();
+    session.state.settings.max_new_tokens = 100_000;
+    session.save_to(ChatStore::new(data.path()));
+    until_ready(&mut session).await;
+    // Wait for some text, then end the app the way a hang-up does (quit, then finish).
+    type_and_send(&mut session, "Tell me a long story");
+    while session
+        .state
+        .entries
+        .last()
+        .is_none_or(|e| e.kind != EntryKind::Assistant || e.text.is_empty())
+    {
+        assert!(session.step().await);
+        if !session.state.is_busy() {
+            // The tiny model ended its answer at once: ask again.
+            type_and_send(&mut session, "Tell me a longer story");
+        }
+    }
+    let partial = session.state.entries.last().unwrap().text.clone();
+    session.dispatch(Action::Quit);
+    session.finish();
+
+    let store = ChatStore::new(data.path());
+    let loaded = store.load(&session.state.chat.id).unwrap();
+    let mut state = State::new(Default::default(), SamplingSettings::default(), None);
+    state.show_loaded_chat(loaded);
+    let last = state.entries.last().unwrap();
+    assert!(last.text.starts_with(&partial), "{:?} vs {partial:?}", last.text);
+    assert_eq!(last.stats.as_ref().unwrap().finish, FinishReason::Interrupted);
+}
+
+#[tokio::test]
+async fn regenerate_replaces_the_last_answer_using_the_current_settings() {
+    let mut session = session();
+    until_ready(&mut session).await;
+    ask(&mut session, "Describe the image").await;
+    let first = session.state.entries.last().unwrap().clone();
+    assert!(first.stats.as_ref().unwrap().tokens > 2, "{:?}", first.stats);
+
+    type_and_send(&mut session, "/set max_tokens 2");
+    session.dispatch(Action::Regenerate);
+    until_idle(&mut session).await;
+    assert_eq!(session.state.conversation.turns.len(), 2, "replaced, not added");
+    assert_eq!(
+        session.state.entries.iter().filter(|e| e.kind == EntryKind::Assistant).count(),
+        1
+    );
+    let again = session.state.entries.last().unwrap();
+    assert!(again.stats.as_ref().unwrap().tokens <= 2, "{:?}", again.stats);
+    assert!(first.text.starts_with(&again.text), "greedy: the same start");
+}
+
+#[tokio::test]
+async fn edit_puts_an_earlier_message_back_and_resends_it() {
+    let mut session = session();
+    until_ready(&mut session).await;
+    ask(&mut session, "First question").await;
+    ask(&mut session, "Second question").await;
+    assert_eq!(session.state.conversation.turns.len(), 4);
+
+    type_and_send(&mut session, "/edit 1");
+    assert_eq!(session.state.input.text(), "First question");
+    assert!(session.state.conversation.turns.is_empty(), "what followed is gone");
+    assert!(session.state.entries.is_empty());
+    session.dispatch(Action::End);
+    session.dispatch(Action::Insert(", edited".into()));
+    session.dispatch(Action::Submit);
+    until_idle(&mut session).await;
+    assert_eq!(session.state.conversation.turns.len(), 2);
+    let Turn::User(user) = &session.state.conversation.turns[0] else {
+        panic!("a user turn first")
+    };
+    assert_eq!(user.text, "First question, edited");
+
+    type_and_send(&mut session, "/edit 5");
+    let error = session.state.input_error.clone().expect("refused");
+    assert!(error.contains("no message 5"), "{error}");
+}
+
+#[tokio::test]
+async fn the_prompt_view_shows_the_text_the_model_sees() {
+    let mut session = session();
+    until_ready(&mut session).await;
+    attach(&mut session, 0).await;
+    ask(&mut session, "What is in the picture?").await;
+    session.dispatch(Action::ShowPrompt);
+    while session.state.entries.last().unwrap().kind != EntryKind::Prompt {
+        assert!(session.step().await);
+    }
+    let prompt = &session.state.entries.last().unwrap().text;
+    assert!(
+        prompt.contains("USER: <image>\nWhat is in the picture? ASSISTANT:"),
+        "{prompt}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_image_is_noted_once_and_the_chat_runs_without_errors() {
+    let mut session = session();
+    until_ready(&mut session).await;
+    attach(&mut session, 0).await;
+    ask(&mut session, "What is this?").await;
+    attach(&mut session, 1).await;
+    ask(&mut session, "And this one?").await;
+    attach(&mut session, 2).await;
+    ask(&mut session, "And the third?").await;
+    assert!(errors(&session.state).is_empty(), "{:?}", errors(&session.state));
+    let notes = session
+        .state
+        .entries
+        .iter()
+        .filter(|e| e.text.contains("one image per request"))
+        .count();
+    assert_eq!(notes, 1, "said once");
+    assert_eq!(session.state.conversation.image_count(), 3);
+
+    // The image pane flips through the chat's images.
+    let label = |s: &Session| s.state.shown_image.as_ref().unwrap().label.clone();
+    assert!(label(&session).contains("pattern-2"));
+    session.dispatch(Action::ImagePrev);
+    assert!(label(&session).contains("pattern-1"));
+    session.dispatch(Action::ImagePrev);
+    session.dispatch(Action::ImagePrev);
+    assert!(label(&session).contains("pattern-0"), "stops at the first");
+    session.dispatch(Action::ImageNext);
+    assert!(label(&session).contains("pattern-1"));
+}
+
+#[tokio::test]
+async fn an_animated_gif_attaches_its_first_frame() {
+    use image::codecs::gif::GifEncoder;
+    use image::{Delay, Frame, Rgba, RgbaImage};
+    let path = common::scratch_dir().join("animated.gif");
+    {
+        let file = std::fs::File::create(&path).unwrap();
+        let mut encoder = GifEncoder::new(file);
+        for colour in [[200, 30, 30, 255], [30, 30, 200, 255]] {
+            let frame = RgbaImage::from_pixel(40, 30, Rgba(colour));
+            encoder
+                .encode_frame(Frame::from_parts(frame, 0, 0, Delay::from_numer_denom_ms(100, 1)))
+                .unwrap();
+        }
+    }
+    let mut session = session();
+    until_ready(&mut session).await;
+    type_and_send(&mut session, &format!("/image {}", path.display()));
+    while session.state.image_loading.is_some() {
+        assert!(session.step().await);
+    }
+    let image = session.state.pending_image.clone().expect("the GIF loads");
+    let rgb = image.pixels.to_rgb8();
+    assert_eq!(rgb.dimensions(), (40, 30));
+    assert!(rgb.get_pixel(5, 5)[0] > 150, "the first (red) frame");
+    ask(&mut session, "What colour?").await;
+    assert!(errors(&session.state).is_empty());
+}

@@ -1,0 +1,205 @@
+//! Chats on disk: what is saved comes back the same, images included; a kill in the middle
+//! of a save, a corrupt file or a file from a newer vchat never loses a chat; the app saves
+//! as it goes and reopens what it saved; export to Markdown.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::chat_image;
+use vchat::conversation::{AnswerStats, AssistantTurn, Conversation, FinishReason, Turn};
+use vchat::session::{
+    to_conversation, to_file, to_markdown, ChatMeta, ChatStore, StoreError, FORMAT_VERSION,
+};
+use vchat::settings::SamplingSettings;
+
+fn meta(id: &str) -> ChatMeta {
+    ChatMeta {
+        id: id.into(),
+        title: None,
+        created: 1_790_000_000,
+    }
+}
+
+fn answer(text: &str, tokens: usize, seed: u64) -> AssistantTurn {
+    AssistantTurn {
+        text: text.into(),
+        settings: SamplingSettings {
+            temperature: 0.7,
+            top_k: 40,
+            ..SamplingSettings::default()
+        },
+        stats: Some(AnswerStats {
+            finish: FinishReason::Stop,
+            tokens,
+            time_to_first_token: Duration::from_millis(120),
+            tokens_per_second: 42.5,
+            seed: Some(seed),
+        }),
+        answered_by: Some("llava-hf/llava-1.5-7b-hf".into()),
+    }
+}
+
+/// Two images (the first one sent twice), a system prompt, settings and stats per answer.
+fn sample_chat() -> Conversation {
+    let mut chat = Conversation {
+        system_prompt: Some("Answer briefly.".into()),
+        turns: Vec::new(),
+    };
+    chat.push_user("What is in the picture?", Some(chat_image(0)));
+    chat.push_assistant(answer("A **pattern** of squares.", 7, 11));
+    chat.push_user("And in this one?", Some(chat_image(1)));
+    chat.push_assistant(answer("Stripes:\n\n- red\n- blue", 9, 12));
+    chat.push_user("Back to the first one.", Some(chat_image(0)));
+    chat
+}
+
+#[test]
+fn a_saved_chat_loads_back_identical_with_each_image_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChatStore::new(dir.path());
+    let chat = sample_chat();
+    let partial = answer("It is the sa", 3, 13);
+    let (file, images) = to_file(&meta("c1"), &chat, Some(&partial));
+    store.save(&file, &images).unwrap();
+    // Saving again (as the autosaver does after every turn) adds no image files.
+    store.save(&file, &images).unwrap();
+    assert_eq!(
+        std::fs::read_dir(store.images_dir()).unwrap().count(),
+        2,
+        "two distinct images, each stored once"
+    );
+
+    let loaded = store.load("c1").unwrap();
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    assert_eq!(loaded.file, file);
+    assert_eq!(loaded.file.title, "What is in the picture?");
+    let back = to_conversation(&loaded.file, &loaded.images);
+    assert_eq!(back.system_prompt, chat.system_prompt);
+    assert_eq!(back.turns.len(), chat.turns.len() + 1, "the partial answer too");
+    for (saved, original) in back.turns.iter().zip(&chat.turns) {
+        match (saved, original) {
+            (Turn::User(a), Turn::User(b)) => {
+                assert_eq!(a.text, b.text);
+                let (a, b) = (a.image.as_ref().unwrap(), b.image.as_ref().unwrap());
+                assert_eq!(a.label, b.label);
+                assert_eq!(a.pixels.to_rgb8(), b.pixels.to_rgb8(), "same pixels");
+            }
+            (Turn::Assistant(a), Turn::Assistant(b)) => {
+                assert_eq!(a.text, b.text);
+                assert_eq!(a.settings, b.settings);
+                assert_eq!(a.stats, b.stats);
+                assert_eq!(a.answered_by, b.answered_by);
+            }
+            _ => panic!("turns out of order"),
+        }
+    }
+}
+
+#[test]
+fn corrupt_and_newer_files_are_reported_untouched_and_the_rest_still_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChatStore::new(dir.path());
+    let (file, images) = to_file(&meta("good"), &sample_chat(), None);
+    store.save(&file, &images).unwrap();
+    let corrupt = store.chat_path("broken");
+    std::fs::write(&corrupt, b"{\"format\": 1, \"id\": \"broken\", \"turns\": [").unwrap();
+    let newer = store.chat_path("future");
+    let newer_text = format!(
+        "{{\"format\": {}, \"id\": \"future\", \"hologram\": true}}",
+        FORMAT_VERSION + 1
+    );
+    std::fs::write(&newer, &newer_text).unwrap();
+
+    let (chats, problems) = store.list();
+    assert_eq!(chats.len(), 1);
+    assert_eq!(chats[0].id, "good");
+    assert_eq!(chats[0].turn_count, 5);
+    let problems: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems
+        .iter()
+        .any(|p| p.contains(&corrupt.display().to_string()) && p.contains("corrupt")));
+    assert!(problems
+        .iter()
+        .any(|p| p.contains(&newer.display().to_string()) && p.contains("newer vchat")));
+
+    assert!(matches!(store.load("broken"), Err(StoreError::Corrupt { .. })));
+    assert!(matches!(store.load("future"), Err(StoreError::Newer { found, .. }) if found == FORMAT_VERSION + 1));
+    assert_eq!(
+        std::fs::read(&corrupt).unwrap(),
+        b"{\"format\": 1, \"id\": \"broken\", \"turns\": [",
+        "the corrupt file is left as it was"
+    );
+    assert_eq!(std::fs::read_to_string(&newer).unwrap(), newer_text);
+    assert!(store.load("missing").unwrap_err().to_string().contains("vchat --list"));
+}
+
+/// Not a test of its own: the child process of the kill test. It saves a growing chat over and
+/// over, printing a line after each save, until it is killed.
+#[test]
+fn save_loop_child() {
+    let Some(dir) = std::env::var_os("VCHAT_TEST_SAVE_LOOP") else {
+        return;
+    };
+    let store = ChatStore::new(dir);
+    let mut chat = sample_chat();
+    for round in 0.. {
+        // A few hundred kilobytes per save, so that a kill lands mid-write.
+        for i in 0..200 {
+            chat.push_user(format!("question {round}.{i} {}", "x".repeat(200)), None);
+        }
+        let (file, images) = to_file(&meta("killed"), &chat, None);
+        store.save(&file, &images).unwrap();
+        println!("saved {}", file.turn_count);
+    }
+}
+
+#[test]
+fn kill_9_during_saves_leaves_a_loadable_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["save_loop_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("VCHAT_TEST_SAVE_LOOP", dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut saved_counts = Vec::new();
+    while saved_counts.len() < 5 {
+        let line = lines.next().expect("the child saves").unwrap();
+        if let Some(count) = line.strip_prefix("saved ") {
+            saved_counts.push(count.parse::<usize>().unwrap());
+        }
+    }
+    // The child is in the middle of its next save (it does nothing else): SIGKILL it there.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let store = ChatStore::new(dir.path());
+    let loaded = store.load("killed").expect("a complete version is on disk");
+    assert!(
+        loaded.file.turn_count >= *saved_counts.last().unwrap(),
+        "the last finished save (or a newer one) is what loads"
+    );
+    assert_eq!(loaded.file.turns.len(), loaded.file.turn_count);
+    let (chats, problems) = store.list();
+    assert!(problems.is_empty(), "temporary files are not chats: {problems:?}");
+    assert_eq!(chats.len(), 1);
+}
+
+#[test]
+fn markdown_export_has_turns_images_and_settings_per_answer() {
+    let mut chat = sample_chat();
+    chat.push_assistant(AssistantTurn {
+        stats: Some(AnswerStats {
+            finish: FinishReason::Cancelled,
+            ..answer("", 2, 14).stats.unwrap()
+        }),
+        ..answer("It is the same pat", 2, 14)
+    });
+    let (file, _) = to_file(&meta("20260101-120000-abcd"), &chat, None);
+    insta::assert_snapshot!(to_markdown(&file, "chat-images"));
+}
