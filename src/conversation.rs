@@ -127,6 +127,10 @@ pub struct AnswerStats {
 impl AnswerStats {
     /// A one-line summary for `--stats` and the UI.
     pub fn summary(&self) -> String {
+        if self.finish == FinishReason::Interrupted {
+            // Saved mid-stream: no timing was measured.
+            return format!("{} tokens · {}", self.tokens, self.finish.as_str());
+        }
         format!(
             "{} tokens · first token {:.2} s · {:.1} tokens/s · {}",
             self.tokens,

@@ -203,3 +203,63 @@ fn markdown_export_has_turns_images_and_settings_per_answer() {
     let (file, _) = to_file(&meta("20260101-120000-abcd"), &chat, None);
     insta::assert_snapshot!(to_markdown(&file, "chat-images"));
 }
+
+fn vchat(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vchat"))
+        .args(args)
+        .env("VCHAT_DATA_DIR", data)
+        .env("VCHAT_CACHE_DIR", data.join("cache"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn list_and_export_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let store = ChatStore::new(data.path());
+    let (file, images) = to_file(&meta("20260101-120000-abcd"), &sample_chat(), None);
+    store.save(&file, &images).unwrap();
+    std::fs::write(store.chat_path("broken"), b"not json").unwrap();
+
+    let listed = vchat(data.path(), &["--list"]);
+    assert!(listed.status.success());
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(stdout.contains("20260101-120000-abcd"), "{stdout}");
+    assert!(stdout.contains("5 turns  What is in the picture?"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(stderr.contains("broken.json is corrupt"), "{stderr}");
+
+    let out = data.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let md = out.join("chat.md");
+    let exported = vchat(
+        data.path(),
+        &["export", "20260101-120000-abcd", "--output", md.to_str().unwrap()],
+    );
+    assert!(exported.status.success(), "{exported:?}");
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.contains("## Assistant"));
+    let images_dir = out.join("chat-images");
+    assert_eq!(std::fs::read_dir(&images_dir).unwrap().count(), 2);
+    for image in &images {
+        let copied = std::fs::read(images_dir.join(image.file_name())).unwrap();
+        assert_eq!(copied, image.bytes, "the image files are copied as stored");
+        assert!(text.contains(&format!("chat-images/{}", image.file_name())));
+    }
+
+    let json = out.join("chat.json");
+    let exported = vchat(
+        data.path(),
+        &["export", "20260101-120000-abcd", "--format", "json", "-o", json.to_str().unwrap()],
+    );
+    assert!(exported.status.success());
+    let back: vchat::session::ChatFile =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(back, file);
+
+    let missing = vchat(data.path(), &["export", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no saved chat 'nope'"), "{stderr}");
+}

@@ -16,8 +16,13 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str) -> Tmux {
+        Self::start_named(command, "main")
+    }
+
+    /// A server of its own per `name`, so that tests running at once do not meet.
+    fn start_named(command: &str, name: &str) -> Tmux {
         let tmux = Tmux {
-            socket: format!("vchat-test-{}", std::process::id()),
+            socket: format!("vchat-test-{name}-{}", std::process::id()),
         };
         let out = tmux.run(&[
             "-f",
@@ -94,16 +99,18 @@ fn shell_quote(path: &Path) -> String {
 fn chat_in_a_real_terminal_then_quit_to_the_normal_screen() {
     let cache = tempfile::tempdir().unwrap();
     let config = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
     std::fs::write(
         config.path().join("config.toml"),
         "theme = \"high-contrast\"\nbogus = 1\n",
     )
     .unwrap();
     let command = format!(
-        "env VCHAT_CACHE_DIR={} VCHAT_CONFIG_DIR={} HF_HUB_OFFLINE=1 {} --model {} --image {} --cpu --max-tokens 12 --seed 7; \
+        "env VCHAT_CACHE_DIR={} VCHAT_CONFIG_DIR={} VCHAT_DATA_DIR={} HF_HUB_OFFLINE=1 {} --model {} --image {} --cpu --max-tokens 12 --seed 7; \
          echo VCHAT-EXITED $?; exec sleep 600",
         shell_quote(cache.path()),
         shell_quote(config.path()),
+        shell_quote(data.path()),
         shell_quote(Path::new(env!("CARGO_BIN_EXE_vchat"))),
         shell_quote(tiny_model()),
         shell_quote(&test_png(2)),
@@ -137,6 +144,20 @@ fn chat_in_a_real_terminal_then_quit_to_the_normal_screen() {
         s.matches("tokens/s").count() == 2
     });
 
+    // Copy the answer: OSC 52 reaches tmux, which (with set-clipboard on) keeps it as a buffer.
+    tmux.run(&["set", "-g", "set-clipboard", "on"]);
+    tmux.keys("/copy", &["Enter"]);
+    let screen = tmux.wait_for("the copy notice", |s| s.contains("copied "));
+    let buffer = String::from_utf8_lossy(&tmux.run(&["show-buffer"]).stdout).into_owned();
+    let copied: usize = screen
+        .split("copied ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the notice says how many characters");
+    assert_eq!(buffer.chars().count(), copied, "{buffer:?}");
+    assert!(copied > 0);
+
     tmux.keys("/quit", &["Enter"]);
     let screen = tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED"));
     assert!(screen.contains("VCHAT-EXITED 0"), "{screen}");
@@ -144,4 +165,74 @@ fn chat_in_a_real_terminal_then_quit_to_the_normal_screen() {
         !screen.contains("Settings") && !screen.contains("┌"),
         "the alternate screen was left:\n{screen}"
     );
+}
+
+#[test]
+fn a_hang_up_mid_answer_saves_it_and_resume_shows_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let env = format!(
+        "env VCHAT_CACHE_DIR={} VCHAT_CONFIG_DIR={} VCHAT_DATA_DIR={} HF_HUB_OFFLINE=1",
+        shell_quote(cache.path()),
+        shell_quote(cache.path()),
+        shell_quote(data.path()),
+    );
+    let vchat = format!(
+        "{} --model {} --cpu --greedy",
+        shell_quote(Path::new(env!("CARGO_BIN_EXE_vchat"))),
+        shell_quote(tiny_model()),
+    );
+    // `exec`: the pane's process is vchat itself, as it is under an SSH session's shell.
+    let tmux = Tmux::start_named(
+        &format!(
+            "exec {env} {vchat} --image {} --max-tokens 100000",
+            shell_quote(&test_png(1))
+        ),
+        "hangup",
+    );
+    tmux.wait_for("the model to load", |s| s.lines().any(|l| l.starts_with(" ready ")));
+    let pid = String::from_utf8_lossy(&tmux.run(&["display", "-p", "-t", "app", "#{pane_pid}"]).stdout)
+        .trim()
+        .to_string();
+    tmux.keys("Tell me a long story", &["Enter"]);
+    tmux.wait_for("the answer's first words", |s| {
+        let mut lines = s.lines().skip_while(|l| !l.contains("Assistant  …"));
+        lines
+            .nth(1)
+            .is_some_and(|l| !l.trim_start_matches('│').starts_with(' '))
+    });
+
+    // Closing the pane hangs up its terminal, as a dropped SSH connection does.
+    tmux.run(&["kill-pane", "-t", "app"]);
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    };
+    for _ in 0..600 {
+        if !alive() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!alive(), "vchat ended after the hang-up");
+
+    let store = vchat::session::ChatStore::new(data.path());
+    let (chats, problems) = store.list();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(chats.len(), 1, "the chat was saved");
+    let saved = store.load(&chats[0].id).unwrap().file;
+    let Some(vchat::session::TurnRecord::Assistant { text, stats, .. }) = saved.turns.last() else {
+        panic!("the partial answer is the last turn: {saved:?}");
+    };
+    assert!(!text.is_empty(), "the partial answer's text is kept");
+    assert_eq!(
+        stats.as_ref().unwrap().finish,
+        vchat::conversation::FinishReason::Interrupted
+    );
+
+    // `--resume` reopens it, partial answer included, marked as interrupted.
+    let resumed = Tmux::start_named(&format!("exec {env} {vchat} --resume"), "resume");
+    resumed.wait_for("the resumed chat", |s| {
+        s.contains("Tell me a long story") && s.contains("tokens · interrupted")
+    });
 }

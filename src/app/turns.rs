@@ -185,7 +185,8 @@ impl State {
         } else {
             answer
         };
-        vec![Effect::Copy(text)]
+        // What the user saw: no control characters from the model reach the clipboard.
+        vec![Effect::Copy(crate::text::sanitize(&text))]
     }
 
     /// The chat's images in order, the image of the message being prepared last.
