@@ -141,6 +141,15 @@ impl AnswerStats {
     }
 }
 
+/// Tokens per second of decoding, rounded to 0.001: nobody needs more, and a number with few
+/// digits reads back from a saved chat exactly.
+pub fn decode_rate(tokens: usize, seconds: f64) -> f64 {
+    if tokens == 0 || seconds <= 0.0 {
+        return 0.0;
+    }
+    (tokens as f64 / seconds * 1000.0).round() / 1000.0
+}
+
 /// One answer of the assistant.
 #[derive(Debug, Clone)]
 pub struct AssistantTurn {
@@ -198,4 +207,21 @@ impl Conversation {
 /// How an image that is not sent to the model is mentioned in its turn's text instead.
 pub fn image_placeholder(label: &str) -> String {
     format!("[earlier image: {label}]")
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::decode_rate;
+
+    #[test]
+    fn decode_rates_read_back_from_json_exactly() {
+        let mut rng = crate::rng::SplitMix64::new(5);
+        for _ in 0..100_000 {
+            let tokens = (rng.next_u64() % 5000) as usize + 1;
+            let seconds = rng.next_f64() * 100.0 + 1e-4;
+            let rate = decode_rate(tokens, seconds);
+            let json = serde_json::to_string(&rate).unwrap();
+            assert_eq!(serde_json::from_str::<f64>(&json).unwrap(), rate, "{json}");
+        }
+    }
 }

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use vchat::cli::{Cli, Command, TinySize};
 use vchat::oneshot::{self, Exit};
-use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec, TokenizerFlavour};
 use vchat::session::ChatStore;
+use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec, TokenizerFlavour};
 use vchat::{logging, paths};
 
 fn main() -> ExitCode {
@@ -86,7 +86,11 @@ fn list_chats() -> Result<(), Exit> {
     }
     for chat in chats {
         let updated = chrono::DateTime::from_timestamp(chat.updated, 0)
-            .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
             .unwrap_or_default();
         println!(
             "{}  {updated}  {:>4} turns  {}",
@@ -104,9 +108,9 @@ fn export_chat(args: vchat::cli::ExportArgs) -> Result<(), Exit> {
     let loaded = store
         .load(&args.id)
         .map_err(|e| Exit::new(Exit::USAGE, e.to_string()))?;
-    let output = args.output.unwrap_or_else(|| {
-        format!("{}.{}", args.id, args.format.extension()).into()
-    });
+    let output = args
+        .output
+        .unwrap_or_else(|| format!("{}.{}", args.id, args.format.extension()).into());
     let written = vchat::session::export(&store, &loaded.file, args.format, &output)
         .map_err(|e| Exit::new(1, format!("cannot export to {}: {e}", output.display())))?;
     for path in written {

@@ -48,7 +48,10 @@ async fn attach(session: &mut Session, variant: u8) {
     while session.state.image_loading.is_some() {
         assert!(session.step().await);
     }
-    assert!(session.state.pending_image.is_some(), "image {variant} loaded");
+    assert!(
+        session.state.pending_image.is_some(),
+        "image {variant} loaded"
+    );
 }
 
 async fn ask(session: &mut Session, text: &str) {
@@ -94,11 +97,21 @@ async fn the_chat_is_saved_as_it_goes_and_reopens_the_same() {
         s.entries
             .iter()
             .filter(|e| e.kind != EntryKind::Notice)
-            .map(|e| (e.kind, e.text.clone(), e.image_label.clone(), e.stats.clone()))
+            .map(|e| {
+                (
+                    e.kind,
+                    e.text.clone(),
+                    e.image_label.clone(),
+                    e.stats.clone(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(shown(&reopened), shown(&session.state));
-    let image = reopened.shown_image.as_ref().expect("the chat's image is shown");
+    let image = reopened
+        .shown_image
+        .as_ref()
+        .expect("the chat's image is shown");
     assert_eq!(
         image.pixels.to_rgb8(),
         session.state.shown_image.as_ref().unwrap().pixels.to_rgb8()
@@ -106,7 +119,10 @@ async fn the_chat_is_saved_as_it_goes_and_reopens_the_same() {
     let Some(Turn::Assistant(answer)) = reopened.conversation.turns.last() else {
         panic!("the last turn is an answer");
     };
-    assert!(answer.answered_by.as_deref().is_some_and(|m| m.contains("tiny-llava")));
+    assert!(answer
+        .answered_by
+        .as_deref()
+        .is_some_and(|m| m.contains("tiny-llava")));
 }
 
 #[tokio::test]
@@ -139,8 +155,15 @@ async fn an_answer_in_progress_is_saved_when_the_app_ends() {
     let mut state = State::new(Default::default(), SamplingSettings::default(), None);
     state.show_loaded_chat(loaded);
     let last = state.entries.last().unwrap();
-    assert!(last.text.starts_with(&partial), "{:?} vs {partial:?}", last.text);
-    assert_eq!(last.stats.as_ref().unwrap().finish, FinishReason::Interrupted);
+    assert!(
+        last.text.starts_with(&partial),
+        "{:?} vs {partial:?}",
+        last.text
+    );
+    assert_eq!(
+        last.stats.as_ref().unwrap().finish,
+        FinishReason::Interrupted
+    );
 }
 
 #[tokio::test]
@@ -149,19 +172,39 @@ async fn regenerate_replaces_the_last_answer_using_the_current_settings() {
     until_ready(&mut session).await;
     ask(&mut session, "Describe the image").await;
     let first = session.state.entries.last().unwrap().clone();
-    assert!(first.stats.as_ref().unwrap().tokens > 2, "{:?}", first.stats);
+    assert!(
+        first.stats.as_ref().unwrap().tokens > 2,
+        "{:?}",
+        first.stats
+    );
 
     type_and_send(&mut session, "/set max_tokens 2");
     session.dispatch(Action::Regenerate);
     until_idle(&mut session).await;
-    assert_eq!(session.state.conversation.turns.len(), 2, "replaced, not added");
     assert_eq!(
-        session.state.entries.iter().filter(|e| e.kind == EntryKind::Assistant).count(),
+        session.state.conversation.turns.len(),
+        2,
+        "replaced, not added"
+    );
+    assert_eq!(
+        session
+            .state
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Assistant)
+            .count(),
         1
     );
     let again = session.state.entries.last().unwrap();
-    assert!(again.stats.as_ref().unwrap().tokens <= 2, "{:?}", again.stats);
-    assert!(first.text.starts_with(&again.text), "greedy: the same start");
+    assert!(
+        again.stats.as_ref().unwrap().tokens <= 2,
+        "{:?}",
+        again.stats
+    );
+    assert!(
+        first.text.starts_with(&again.text),
+        "greedy: the same start"
+    );
 }
 
 #[tokio::test]
@@ -174,7 +217,10 @@ async fn edit_puts_an_earlier_message_back_and_resends_it() {
 
     type_and_send(&mut session, "/edit 1");
     assert_eq!(session.state.input.text(), "First question");
-    assert!(session.state.conversation.turns.is_empty(), "what followed is gone");
+    assert!(
+        session.state.conversation.turns.is_empty(),
+        "what followed is gone"
+    );
     assert!(session.state.entries.is_empty());
     session.dispatch(Action::End);
     session.dispatch(Action::Insert(", edited".into()));
@@ -218,7 +264,11 @@ async fn a_second_image_is_noted_once_and_the_chat_runs_without_errors() {
     ask(&mut session, "And this one?").await;
     attach(&mut session, 2).await;
     ask(&mut session, "And the third?").await;
-    assert!(errors(&session.state).is_empty(), "{:?}", errors(&session.state));
+    assert!(
+        errors(&session.state).is_empty(),
+        "{:?}",
+        errors(&session.state)
+    );
     let notes = session
         .state
         .entries
@@ -251,7 +301,12 @@ async fn an_animated_gif_attaches_its_first_frame() {
         for colour in [[200, 30, 30, 255], [30, 30, 200, 255]] {
             let frame = RgbaImage::from_pixel(40, 30, Rgba(colour));
             encoder
-                .encode_frame(Frame::from_parts(frame, 0, 0, Delay::from_numer_denom_ms(100, 1)))
+                .encode_frame(Frame::from_parts(
+                    frame,
+                    0,
+                    0,
+                    Delay::from_numer_denom_ms(100, 1),
+                ))
                 .unwrap();
         }
     }

@@ -78,7 +78,11 @@ fn a_saved_chat_loads_back_identical_with_each_image_stored_once() {
     assert_eq!(loaded.file.title, "What is in the picture?");
     let back = to_conversation(&loaded.file, &loaded.images);
     assert_eq!(back.system_prompt, chat.system_prompt);
-    assert_eq!(back.turns.len(), chat.turns.len() + 1, "the partial answer too");
+    assert_eq!(
+        back.turns.len(),
+        chat.turns.len() + 1,
+        "the partial answer too"
+    );
     for (saved, original) in back.turns.iter().zip(&chat.turns) {
         match (saved, original) {
             (Turn::User(a), Turn::User(b)) => {
@@ -105,7 +109,11 @@ fn corrupt_and_newer_files_are_reported_untouched_and_the_rest_still_lists() {
     let (file, images) = to_file(&meta("good"), &sample_chat(), None);
     store.save(&file, &images).unwrap();
     let corrupt = store.chat_path("broken");
-    std::fs::write(&corrupt, b"{\"format\": 1, \"id\": \"broken\", \"turns\": [").unwrap();
+    std::fs::write(
+        &corrupt,
+        b"{\"format\": 1, \"id\": \"broken\", \"turns\": [",
+    )
+    .unwrap();
     let newer = store.chat_path("future");
     let newer_text = format!(
         "{{\"format\": {}, \"id\": \"future\", \"hologram\": true}}",
@@ -126,15 +134,24 @@ fn corrupt_and_newer_files_are_reported_untouched_and_the_rest_still_lists() {
         .iter()
         .any(|p| p.contains(&newer.display().to_string()) && p.contains("newer vchat")));
 
-    assert!(matches!(store.load("broken"), Err(StoreError::Corrupt { .. })));
-    assert!(matches!(store.load("future"), Err(StoreError::Newer { found, .. }) if found == FORMAT_VERSION + 1));
+    assert!(matches!(
+        store.load("broken"),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(
+        matches!(store.load("future"), Err(StoreError::Newer { found, .. }) if found == FORMAT_VERSION + 1)
+    );
     assert_eq!(
         std::fs::read(&corrupt).unwrap(),
         b"{\"format\": 1, \"id\": \"broken\", \"turns\": [",
         "the corrupt file is left as it was"
     );
     assert_eq!(std::fs::read_to_string(&newer).unwrap(), newer_text);
-    assert!(store.load("missing").unwrap_err().to_string().contains("vchat --list"));
+    assert!(store
+        .load("missing")
+        .unwrap_err()
+        .to_string()
+        .contains("vchat --list"));
 }
 
 /// Not a test of its own: the child process of the kill test. It saves a growing chat over and
@@ -161,7 +178,12 @@ fn save_loop_child() {
 fn kill_9_during_saves_leaves_a_loadable_chat() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["save_loop_child", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "save_loop_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("VCHAT_TEST_SAVE_LOOP", dir.path())
         .stdout(Stdio::piped())
         .spawn()
@@ -186,7 +208,10 @@ fn kill_9_during_saves_leaves_a_loadable_chat() {
     );
     assert_eq!(loaded.file.turns.len(), loaded.file.turn_count);
     let (chats, problems) = store.list();
-    assert!(problems.is_empty(), "temporary files are not chats: {problems:?}");
+    assert!(
+        problems.is_empty(),
+        "temporary files are not chats: {problems:?}"
+    );
     assert_eq!(chats.len(), 1);
 }
 
@@ -225,7 +250,10 @@ fn list_and_export_from_the_command_line() {
     assert!(listed.status.success());
     let stdout = String::from_utf8_lossy(&listed.stdout);
     assert!(stdout.contains("20260101-120000-abcd"), "{stdout}");
-    assert!(stdout.contains("5 turns  What is in the picture?"), "{stdout}");
+    assert!(
+        stdout.contains("5 turns  What is in the picture?"),
+        "{stdout}"
+    );
     let stderr = String::from_utf8_lossy(&listed.stderr);
     assert!(stderr.contains("broken.json is corrupt"), "{stderr}");
 
@@ -234,7 +262,12 @@ fn list_and_export_from_the_command_line() {
     let md = out.join("chat.md");
     let exported = vchat(
         data.path(),
-        &["export", "20260101-120000-abcd", "--output", md.to_str().unwrap()],
+        &[
+            "export",
+            "20260101-120000-abcd",
+            "--output",
+            md.to_str().unwrap(),
+        ],
     );
     assert!(exported.status.success(), "{exported:?}");
     let text = std::fs::read_to_string(&md).unwrap();
@@ -250,7 +283,14 @@ fn list_and_export_from_the_command_line() {
     let json = out.join("chat.json");
     let exported = vchat(
         data.path(),
-        &["export", "20260101-120000-abcd", "--format", "json", "-o", json.to_str().unwrap()],
+        &[
+            "export",
+            "20260101-120000-abcd",
+            "--format",
+            "json",
+            "-o",
+            json.to_str().unwrap(),
+        ],
     );
     assert!(exported.status.success());
     let back: vchat::session::ChatFile =

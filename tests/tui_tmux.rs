@@ -190,10 +190,16 @@ fn a_hang_up_mid_answer_saves_it_and_resume_shows_it() {
         ),
         "hangup",
     );
-    tmux.wait_for("the model to load", |s| s.lines().any(|l| l.starts_with(" ready ")));
-    let pid = String::from_utf8_lossy(&tmux.run(&["display", "-p", "-t", "app", "#{pane_pid}"]).stdout)
-        .trim()
-        .to_string();
+    tmux.wait_for("the model to load", |s| {
+        s.lines().any(|l| l.starts_with(" ready "))
+    });
+    let pid = String::from_utf8_lossy(
+        &tmux
+            .run(&["display", "-p", "-t", "app", "#{pane_pid}"])
+            .stdout,
+    )
+    .trim()
+    .to_string();
     tmux.keys("Tell me a long story", &["Enter"]);
     tmux.wait_for("the answer's first words", |s| {
         let mut lines = s.lines().skip_while(|l| !l.contains("Assistant  …"));

@@ -184,13 +184,13 @@ impl State {
                 &format!("could not load {problem}"),
             ));
         }
-        self.shown_image = self
-            .conversation
-            .latest_image_turn()
-            .and_then(|i| match &self.conversation.turns[i] {
-                crate::conversation::Turn::User(u) => u.image.clone(),
-                _ => None,
-            });
+        self.shown_image =
+            self.conversation
+                .latest_image_turn()
+                .and_then(|i| match &self.conversation.turns[i] {
+                    crate::conversation::Turn::User(u) => u.image.clone(),
+                    _ => None,
+                });
         self.pending_image = None;
         self.scroll = 0;
         self.streamed_tokens = 0;

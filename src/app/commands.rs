@@ -41,16 +41,28 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "attach an image to the next message (Tab completes paths)",
     ),
     ("/new", "start a new chat (keeps the image and settings)"),
-    ("/regen", "answer the last question again with the current settings"),
+    (
+        "/regen",
+        "answer the last question again with the current settings",
+    ),
     (
         "/edit [N]",
         "edit your last (or N-th) message and send it again; what followed is replaced",
     ),
-    ("/prompt", "show the conversation text exactly as the model sees it"),
-    ("/copy [code]", "copy the last answer (or its last code block)"),
+    (
+        "/prompt",
+        "show the conversation text exactly as the model sees it",
+    ),
+    (
+        "/copy [code]",
+        "copy the last answer (or its last code block)",
+    ),
     ("/chats", "list saved chats: open, rename, delete"),
     ("/rename TITLE", "rename this chat"),
-    ("/export md|json [PATH]", "export this chat (images copied beside it)"),
+    (
+        "/export md|json [PATH]",
+        "export this chat (images copied beside it)",
+    ),
     ("/system TEXT", "set the system prompt (empty clears it)"),
     (
         "/set NAME VALUE",

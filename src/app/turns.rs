@@ -227,9 +227,7 @@ impl State {
                 })
             })
             .unwrap_or(images.len() - 1);
-        let next = current
-            .saturating_add_signed(step)
-            .min(images.len() - 1);
+        let next = current.saturating_add_signed(step).min(images.len() - 1);
         self.shown_image = Some(images[next].clone());
         self.notify(
             format!(
@@ -244,7 +242,8 @@ impl State {
 
     /// When a chat gets its second image and the model sees one per request, say so once.
     pub(super) fn note_one_image_per_request(&mut self) {
-        let one_image = matches!(&self.model, ModelStatus::Ready(info) if info.one_image_per_request);
+        let one_image =
+            matches!(&self.model, ModelStatus::Ready(info) if info.one_image_per_request);
         if one_image && !self.one_image_noted && self.conversation.image_count() >= 1 {
             self.one_image_noted = true;
             self.entries.push(ChatEntry::new(

@@ -13,7 +13,7 @@ use super::load::{load, LoadedModel};
 use super::prompt::prepare;
 use super::sampler::VchatSampler;
 use super::{Command, EngineEvent, EngineOptions, RequestId};
-use crate::conversation::{AnswerStats, Conversation, FinishReason};
+use crate::conversation::{decode_rate, AnswerStats, Conversation, FinishReason};
 use crate::settings::SamplingSettings;
 use crate::text::one_line;
 
@@ -203,11 +203,7 @@ async fn generate(
         (Some(first), Some(last)) => last.duration_since(first).as_secs_f64(),
         _ => 0.0,
     };
-    let tokens_per_second = if log.ids.len() > 1 && decode_time > 0.0 {
-        (log.ids.len() - 1) as f64 / decode_time
-    } else {
-        0.0
-    };
+    let tokens_per_second = decode_rate(log.ids.len().saturating_sub(1), decode_time);
     let stats = AnswerStats {
         finish,
         tokens: log.ids.len(),

@@ -4,9 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::format::{ChatFile, ImageRecord, TurnRecord, FORMAT_VERSION};
-use crate::conversation::{
-    AssistantTurn, ChatImage, Conversation, EncodedImage, Turn, UserTurn,
-};
+use crate::conversation::{AssistantTurn, ChatImage, Conversation, EncodedImage, Turn, UserTurn};
 
 /// Who a chat is, apart from its turns.
 #[derive(Debug, Clone, PartialEq)]

@@ -145,7 +145,10 @@ fn settings_summary(settings: &SamplingSettings) -> String {
         }
     }
     if settings.repetition_penalty != 1.0 {
-        parts.push(format!("repetition penalty {}", settings.repetition_penalty));
+        parts.push(format!(
+            "repetition penalty {}",
+            settings.repetition_penalty
+        ));
     }
     parts.push(format!("max {} tokens", settings.max_new_tokens));
     if let Some(seed) = settings.seed {

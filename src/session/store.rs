@@ -68,7 +68,11 @@ impl ChatStore {
     }
 
     /// Saves a chat: first every image not stored yet, then the chat file, each atomically.
-    pub fn save(&self, file: &ChatFile, images: &[std::sync::Arc<EncodedImage>]) -> Result<(), StoreError> {
+    pub fn save(
+        &self,
+        file: &ChatFile,
+        images: &[std::sync::Arc<EncodedImage>],
+    ) -> Result<(), StoreError> {
         let path = self.chat_path(&file.id);
         let failed = |e: io::Error| StoreError::Write {
             path: path.display().to_string(),
@@ -121,10 +125,10 @@ impl ChatStore {
             return Err(format!("image {label}: bad stored name '{file}'"));
         }
         let path = self.images_dir().join(file);
-        let bytes = fs::read(&path)
-            .map_err(|e| format!("image {label} ({}): {e}", path.display()))?;
-        let pixels = decode_image(&bytes, label, &DecodeLimits::default())
-            .map_err(|e| e.to_string())?;
+        let bytes =
+            fs::read(&path).map_err(|e| format!("image {label} ({}): {e}", path.display()))?;
+        let pixels =
+            decode_image(&bytes, label, &DecodeLimits::default()).map_err(|e| e.to_string())?;
         Ok(ChatImage::new(label, bytes, pixels))
     }
 
@@ -137,7 +141,9 @@ impl ChatStore {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            let Some(id) = chat_id_of(&path) else { continue };
+            let Some(id) = chat_id_of(&path) else {
+                continue;
+            };
             match read_summary(&path, &id) {
                 Ok(summary) => chats.push(summary),
                 Err(e) => problems.push(e),
@@ -204,7 +210,10 @@ fn read_summary(path: &Path, id: &str) -> Result<ChatSummary, StoreError> {
 }
 
 /// Parses a chat file (whole or summary), telling a newer format from a corrupt file.
-fn parse<T: serde::de::DeserializeOwned + HasFormat>(bytes: &[u8], path: &Path) -> Result<T, StoreError> {
+fn parse<T: serde::de::DeserializeOwned + HasFormat>(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<T, StoreError> {
     let newer = |found| StoreError::Newer {
         path: path.display().to_string(),
         found,

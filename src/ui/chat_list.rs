@@ -66,7 +66,10 @@ pub fn draw(frame: &mut Frame, area: Rect, list: &ChatList, current_id: &str, th
             Span::styled("▏  Enter renames, Esc cancels", theme.dim),
         ])
     } else if list.confirm_delete {
-        Line::styled("Delete this chat? y deletes, any other key keeps it", theme.error)
+        Line::styled(
+            "Delete this chat? y deletes, any other key keeps it",
+            theme.error,
+        )
     } else {
         Line::styled(LIST_KEYS, theme.dim)
     };

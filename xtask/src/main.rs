@@ -59,7 +59,7 @@ fn setup() -> Result<(), String> {
     let dest = patched_root.join(format!("{CRATE}-{VERSION}"));
     let stamp = dest.join(".vchat-patch-stamp");
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == stamp_value) {
-        return Ok(());
+        return pin_build_script(&dest);
     }
 
     let archive = find_or_fetch_crate(&root)?;
@@ -97,7 +97,20 @@ fn setup() -> Result<(), String> {
     std::fs::rename(&unpacked, &dest).map_err(|e| format!("cannot move the patched crate into place: {e}"))?;
     let _ = std::fs::remove_dir_all(&work);
     eprintln!("xtask: prepared {} (crates.io {CRATE} {VERSION} + {})", dest.display(), patch.display());
-    Ok(())
+    pin_build_script(&dest)
+}
+
+/// mistralrs-core's build script asks to rerun when `.git/HEAD` changes, relative to the crate.
+/// An unpacked crate has none, and a missing file counts as changed: every cargo command
+/// would rebuild the engine (and everything above it). A fixed `.git/HEAD` keeps it built.
+fn pin_build_script(crate_dir: &Path) -> Result<(), String> {
+    let head = crate_dir.join(".git/HEAD");
+    if head.is_file() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(crate_dir.join(".git"))
+        .and_then(|()| std::fs::write(&head, "vchat-patched\n"))
+        .map_err(|e| format!("cannot write {}: {e}", head.display()))
 }
 
 /// The `.crate` archive from cargo's download cache, fetched through cargo if missing.
