@@ -99,7 +99,7 @@ pub async fn run(
 }
 
 /// After a failed load, every request gets the load error.
-async fn refuse_everything(
+pub(crate) async fn refuse_everything(
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: Events,
     message: String,
