@@ -59,7 +59,7 @@ pub enum RemoteError {
         timeout: Duration,
         partial: bool,
     },
-    #[error("the connection to {host} broke{}: {reason}", partial_note(*.partial))]
+    #[error("the connection to {host} broke: {reason}{}", partial_note(*.partial))]
     Broken {
         host: String,
         reason: String,

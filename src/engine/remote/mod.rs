@@ -178,7 +178,11 @@ async fn resolve_model(server: &Server) -> Result<String, RemoteError> {
             Err(e) => Err(e),
         };
     }
-    let ids = listed?;
+    let mut ids = listed?;
+    // mistral.rs's server lists a "default" alias next to the model itself.
+    if ids.len() > 1 {
+        ids.retain(|id| id != "default");
+    }
     match ids.as_slice() {
         [] => Err(RemoteError::Config(format!("{} serves no model", server.host))),
         [only] => Ok(only.clone()),
