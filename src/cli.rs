@@ -238,7 +238,11 @@ impl ChatArgs {
             options.device = DeviceChoice::Cpu;
         }
         let args = &self.backend;
-        if let Some(map) = args.device_layers.clone().or_else(|| args.device_map.clone()) {
+        if let Some(map) = args
+            .device_layers
+            .clone()
+            .or_else(|| args.device_map.clone())
+        {
             options.device_map = map;
         }
         let remote_wanted = match args.backend {

@@ -66,7 +66,9 @@ impl MistralRsServer {
                 tokio::spawn(async move {
                     let _ = axum::serve(listener, router).await;
                 });
-                url_tx.send(format!("http://{address}/v1")).expect("send url");
+                url_tx
+                    .send(format!("http://{address}/v1"))
+                    .expect("send url");
                 let _ = stop_rx.await;
             });
             runtime.shutdown_background();
@@ -161,13 +163,24 @@ async fn started(events: &mut UnboundedReceiver<EngineEvent>) -> Result<String, 
 }
 
 /// An answer that ended in an error: the text streamed before it and the message.
-async fn failed(events: &mut UnboundedReceiver<EngineEvent>, request: RequestId) -> (String, String) {
+async fn failed(
+    events: &mut UnboundedReceiver<EngineEvent>,
+    request: RequestId,
+) -> (String, String) {
     let mut text = String::new();
     loop {
         match events.recv().await.expect("engine events") {
-            EngineEvent::Token { request: r, text: t } if r == request => text.push_str(&t),
-            EngineEvent::Error { request: r, message } if r == request => return (text, message),
-            EngineEvent::Done { request: r, stats, .. } if r == request => {
+            EngineEvent::Token {
+                request: r,
+                text: t,
+            } if r == request => text.push_str(&t),
+            EngineEvent::Error {
+                request: r,
+                message,
+            } if r == request => return (text, message),
+            EngineEvent::Done {
+                request: r, stats, ..
+            } if r == request => {
                 panic!("expected an error, got an answer: {text:?} {stats:?}")
             }
             _ => {}
@@ -180,7 +193,10 @@ async fn first_token(events: &mut UnboundedReceiver<EngineEvent>, request: Reque
     loop {
         match events.recv().await.expect("engine events") {
             EngineEvent::Token { request: r, text } if r == request => return text,
-            EngineEvent::Error { request: r, message } if r == request => panic!("{message}"),
+            EngineEvent::Error {
+                request: r,
+                message,
+            } if r == request => panic!("{message}"),
             EngineEvent::Done { request: r, .. } if r == request => panic!("ended early"),
             _ => {}
         }
@@ -219,9 +235,16 @@ async fn a_two_turn_chat_with_two_images_streams_from_the_server() {
         }
     }
     let info = info.unwrap();
-    assert_eq!(info.model, tiny_model().display().to_string(), "the server's only model");
+    assert_eq!(
+        info.model,
+        tiny_model().display().to_string(),
+        "the server's only model"
+    );
     assert!(info.device.starts_with("remote: 127.0.0.1:"), "{info:?}");
-    assert!(info.backend.starts_with("remote http://127.0.0.1:"), "{info:?}");
+    assert!(
+        info.backend.starts_with("remote http://127.0.0.1:"),
+        "{info:?}"
+    );
     assert!(!format!("{info:?}").contains(KEY));
 
     let mut chat = Conversation::default();
@@ -229,10 +252,16 @@ async fn a_two_turn_chat_with_two_images_streams_from_the_server() {
     let first = collect(&mut events, engine.generate(&chat, &greedy(12))).await;
     assert!(!first.text.is_empty(), "an answer");
     assert!(first.tokens_events >= 2, "streamed, not in one piece");
-    assert_eq!(first.stats.tokens, first.tokens_events, "tokens are counted client-side");
+    assert_eq!(
+        first.stats.tokens, first.tokens_events,
+        "tokens are counted client-side"
+    );
     assert!(first.stats.tokens <= 12);
     assert!(first.stats.time_to_first_token.as_nanos() > 0);
-    assert!(first.token_ids.is_empty(), "a server sends text, not token ids");
+    assert!(
+        first.token_ids.is_empty(),
+        "a server sends text, not token ids"
+    );
 
     // A second image: LLaVA-1.5 (and mistral.rs serving it) takes one image per request, so
     // only the newest is sent and the first is named in its turn.
@@ -243,16 +272,25 @@ async fn a_two_turn_chat_with_two_images_streams_from_the_server() {
 
     chat.push_assistant(answer(second.text.clone()));
     let prompt = prompt_text(&mut events, engine.render_prompt(&chat, false)).await;
-    let messages: serde_json::Value = serde_json::from_str(&prompt).expect("the prompt view is the JSON sent");
+    let messages: serde_json::Value =
+        serde_json::from_str(&prompt).expect("the prompt view is the JSON sent");
     assert_eq!(messages.as_array().map(Vec::len), Some(4), "{prompt}");
     assert_eq!(
         messages[0]["content"],
         serde_json::json!("[earlier image: pattern-0.png]\nDescribe the image")
     );
     assert_eq!(messages[1]["content"], serde_json::json!(first.text));
-    let url = messages[2]["content"][0]["image_url"]["url"].as_str().unwrap();
-    assert!(url.starts_with("data:image/png;base64,…(") && url.ends_with(" bytes)"), "{url}");
-    assert_eq!(messages[2]["content"][1]["text"], serde_json::json!("And this one?"));
+    let url = messages[2]["content"][0]["image_url"]["url"]
+        .as_str()
+        .unwrap();
+    assert!(
+        url.starts_with("data:image/png;base64,…(") && url.ends_with(" bytes)"),
+        "{url}"
+    );
+    assert_eq!(
+        messages[2]["content"][1]["text"],
+        serde_json::json!("And this one?")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,13 +307,20 @@ async fn every_image_with_remote_images_all_and_one_line_when_the_server_cannot(
     chat.push_user("And this one?", Some(chat_image(1)));
 
     let prompt = prompt_text(&mut events, engine.render_prompt(&chat, false)).await;
-    assert_eq!(prompt.matches("data:image/png;base64,").count(), 2, "{prompt}");
+    assert_eq!(
+        prompt.matches("data:image/png;base64,").count(),
+        2,
+        "{prompt}"
+    );
     // LLaVA-1.5 in mistral.rs takes one image per request: the server's engine fails and
     // closes the stream. vchat says so in one line (which is why `latest` is the default).
     let (text, message) = failed(&mut events, engine.generate(&chat, &greedy(4))).await;
     assert_eq!(text, "");
     assert_one_line(&message);
-    assert!(message.contains("closed the stream before the answer ended"), "{message}");
+    assert!(
+        message.contains("closed the stream before the answer ended"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,7 +332,11 @@ async fn sampling_settings_change_the_servers_answer() {
     chat.push_user("What is in this picture?", Some(chat_image(2)));
 
     let short = collect(&mut events, engine.generate(&chat, &greedy(3))).await;
-    assert!(short.stats.tokens <= 3, "max_tokens reaches the server: {:?}", short.stats);
+    assert!(
+        short.stats.tokens <= 3,
+        "max_tokens reaches the server: {:?}",
+        short.stats
+    );
 
     let plain = collect(&mut events, engine.generate(&chat, &greedy(24))).await;
     let again = collect(&mut events, engine.generate(&chat, &greedy(24))).await;
@@ -337,7 +386,10 @@ async fn a_server_stopped_mid_answer_leaves_a_marked_partial_answer() {
     let first = first_token(&mut events, long).await;
     server.stop();
     let (rest, message) = failed(&mut events, long).await;
-    assert!(!(first + &rest).is_empty(), "the partial answer was streamed");
+    assert!(
+        !(first + &rest).is_empty(),
+        "the partial answer was streamed"
+    );
     assert_one_line(&message);
     assert!(message.contains("127.0.0.1"), "{message}");
     assert!(message.ends_with("(partial answer kept)"), "{message}");
@@ -386,9 +438,20 @@ fn the_binary_answers_lists_models_and_reads_the_config_file() {
 
     let o = vchat(
         &[
-            "--backend", "remote", "--url", &server.url, "--api-key", KEY, "--image",
-            png.to_str().unwrap(), "--prompt", "Describe the image", "--max-tokens", "16",
-            "--greedy", "--stats",
+            "--backend",
+            "remote",
+            "--url",
+            &server.url,
+            "--api-key",
+            KEY,
+            "--image",
+            png.to_str().unwrap(),
+            "--prompt",
+            "Describe the image",
+            "--max-tokens",
+            "16",
+            "--greedy",
+            "--stats",
         ],
         &config,
         &cache,
@@ -399,18 +462,33 @@ fn the_binary_answers_lists_models_and_reads_the_config_file() {
     assert!(!out.trim().is_empty(), "an answer on stdout");
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 2, "the model line and the stats line: {err}");
-    assert!(lines[0].starts_with("[model] ") && lines[0].contains("remote http://127.0.0.1:"), "{err}");
+    assert!(
+        lines[0].starts_with("[model] ") && lines[0].contains("remote http://127.0.0.1:"),
+        "{err}"
+    );
     assert!(lines[1].starts_with("[answer 1] "), "{err}");
 
-    let listed = vchat(&["--list-models", "--url", &server.url], &config, &cache, &[("VCHAT_API_KEY", KEY)]);
+    let listed = vchat(
+        &["--list-models", "--url", &server.url],
+        &config,
+        &cache,
+        &[("VCHAT_API_KEY", KEY)],
+    );
     assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
     let ids = text(&listed.stdout);
-    assert!(ids.lines().any(|id| id == tiny_model().display().to_string()), "{ids}");
+    assert!(
+        ids.lines()
+            .any(|id| id == tiny_model().display().to_string()),
+        "{ids}"
+    );
 
     // The same server, chosen in config.toml; the key from the environment.
     std::fs::write(
         config.join("config.toml"),
-        format!("backend = \"remote\"\n[remote]\nurl = \"{}\"\nidle_timeout = 60\n", server.url),
+        format!(
+            "backend = \"remote\"\n[remote]\nurl = \"{}\"\nidle_timeout = 60\n",
+            server.url
+        ),
     )
     .unwrap();
     let o = vchat(
@@ -435,11 +513,39 @@ fn usage_errors_of_the_backend_flags_exit_2() {
     std::fs::create_dir_all(&config).unwrap();
     let model = tiny_model().to_str().unwrap();
     let cases: [(&[&str], &str); 5] = [
-        (&["--backend", "remote", "--prompt", "hi"], "needs the server's URL"),
-        (&["--url", "gpu:8000", "--prompt", "hi"], "is not an http(s) server URL"),
+        (
+            &["--backend", "remote", "--prompt", "hi"],
+            "needs the server's URL",
+        ),
+        (
+            &["--url", "gpu:8000", "--prompt", "hi"],
+            "is not an http(s) server URL",
+        ),
         (&["--list-models"], "--list-models asks a remote server"),
-        (&["--model", model, "--device-map", "auto", "--cpu", "--prompt", "hi"], "--device-map auto"),
-        (&["--model", model, "--device-layers", "0:2;1:2", "--prompt", "hi", "--cpu"], "--device-layers"),
+        (
+            &[
+                "--model",
+                model,
+                "--device-map",
+                "auto",
+                "--cpu",
+                "--prompt",
+                "hi",
+            ],
+            "--device-map auto",
+        ),
+        (
+            &[
+                "--model",
+                model,
+                "--device-layers",
+                "0:2;1:2",
+                "--prompt",
+                "hi",
+                "--cpu",
+            ],
+            "--device-layers",
+        ),
     ];
     for (args, expected) in cases {
         let o = vchat(args, &config, &cache, &[]);
@@ -449,9 +555,18 @@ fn usage_errors_of_the_backend_flags_exit_2() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
     if !cfg!(feature = "cuda") {
-        let o = vchat(&["--model", model, "--device-layers", "0:2", "--prompt", "hi"], &config, &cache, &[]);
+        let o = vchat(
+            &["--model", model, "--device-layers", "0:2", "--prompt", "hi"],
+            &config,
+            &cache,
+            &[],
+        );
         assert_eq!(o.status.code(), Some(2));
-        assert!(text(&o.stderr).contains("needs vchat built with CUDA"), "{}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("needs vchat built with CUDA"),
+            "{}",
+            text(&o.stderr)
+        );
     }
 }
 
@@ -487,7 +602,10 @@ fn sse(events: &str, hold: bool) -> Reply {
 }
 
 fn chunk(text: &str) -> String {
-    format!("data: {}\n\n", serde_json::json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]}))
+    format!(
+        "data: {}\n\n",
+        serde_json::json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+    )
 }
 
 /// A loopback responder: `/v1/models` gets `models`, every other request gets `chat`. Returns
@@ -506,7 +624,12 @@ fn responder(models: Reply, chat: Reply) -> (String, std_mpsc::Receiver<String>)
     (url, heads)
 }
 
-fn serve_one(mut stream: TcpStream, models: &Reply, chat: &Reply, heads: &std_mpsc::Sender<String>) {
+fn serve_one(
+    mut stream: TcpStream,
+    models: &Reply,
+    chat: &Reply,
+    heads: &std_mpsc::Sender<String>,
+) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut head = String::new();
     loop {
@@ -521,11 +644,19 @@ fn serve_one(mut stream: TcpStream, models: &Reply, chat: &Reply, heads: &std_mp
     }
     let length = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+        })
         .unwrap_or(0);
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
-    let reply = if head.starts_with("GET /v1/models") { models } else { chat };
+    let reply = if head.starts_with("GET /v1/models") {
+        models
+    } else {
+        chat
+    };
     let _ = heads.send(head);
     let _ = stream.write_all(reply.bytes.as_bytes());
     let _ = stream.flush();
@@ -537,7 +668,11 @@ fn serve_one(mut stream: TcpStream, models: &Reply, chat: &Reply, heads: &std_mp
 }
 
 fn one_model() -> Reply {
-    reply("200 OK", "application/json", r#"{"object":"list","data":[{"id":"llava","object":"model"}]}"#)
+    reply(
+        "200 OK",
+        "application/json",
+        r#"{"object":"list","data":[{"id":"llava","object":"model"}]}"#,
+    )
 }
 
 /// The error line for one chat request answered by `chat`, and the text streamed before it.
@@ -558,24 +693,41 @@ async fn chat_failure(chat: Reply, idle_timeout: Option<std::time::Duration>) ->
 
 #[test]
 fn a_refused_key_is_one_line_that_never_shows_the_key() {
-    let echo = format!(r#"{{"error":{{"message":"Incorrect API key provided: {KEY}","type":"invalid_request_error"}}}}"#);
-    let (url, heads) = responder(reply("401 Unauthorized", "application/json", &echo), one_model());
+    let echo = format!(
+        r#"{{"error":{{"message":"Incorrect API key provided: {KEY}","type":"invalid_request_error"}}}}"#
+    );
+    let (url, heads) = responder(
+        reply("401 Unauthorized", "application/json", &echo),
+        one_model(),
+    );
     let dirs = tempfile::tempdir().unwrap();
     let (config, cache) = (dirs.path().join("config"), dirs.path().join("cache"));
     std::fs::create_dir_all(&config).unwrap();
 
     for (args, env) in [
-        (vec!["--url", url.as_str(), "--api-key", KEY, "--prompt", "hi"], vec![]),
-        (vec!["--url", url.as_str(), "--prompt", "hi"], vec![("VCHAT_API_KEY", KEY)]),
+        (
+            vec!["--url", url.as_str(), "--api-key", KEY, "--prompt", "hi"],
+            vec![],
+        ),
+        (
+            vec!["--url", url.as_str(), "--prompt", "hi"],
+            vec![("VCHAT_API_KEY", KEY)],
+        ),
     ] {
         let o = vchat(&args, &config, &cache, &env);
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(4), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("refused the API key (HTTP 401): Incorrect API key provided: ***"), "{err}");
+        assert!(
+            err.contains("refused the API key (HTTP 401): Incorrect API key provided: ***"),
+            "{err}"
+        );
         assert!(!err.contains(KEY) && o.stdout.is_empty(), "{err}");
         let head = heads.recv().expect("a request");
-        assert!(head.contains(&format!("authorization: Bearer {KEY}")), "the key is sent: {head}");
+        assert!(
+            head.contains(&format!("authorization: Bearer {KEY}")),
+            "the key is sent: {head}"
+        );
     }
     let log = log_of(&cache);
     assert!(log.contains("refused the API key"), "logged");
@@ -585,38 +737,69 @@ fn a_refused_key_is_one_line_that_never_shows_the_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_errors_quote_the_server_in_one_line() {
     let (_, message) = chat_failure(
-        reply("403 Forbidden", "application/json", &format!(r#"{{"error":"key {KEY} lacks access"}}"#)),
-        None,
-    )
-    .await;
-    assert!(message.contains("refused the API key (HTTP 403): key *** lacks access"), "{message}");
-
-    let (_, message) = chat_failure(
-        reply("404 Not Found", "application/json", r#"{"error":{"message":"The model `llava` does not exist.","code":404}}"#),
+        reply(
+            "403 Forbidden",
+            "application/json",
+            &format!(r#"{{"error":"key {KEY} lacks access"}}"#),
+        ),
         None,
     )
     .await;
     assert!(
-        message.ends_with("does not serve model 'llava' (HTTP 404): The model `llava` does not exist."),
+        message.contains("refused the API key (HTTP 403): key *** lacks access"),
         "{message}"
     );
 
     let (_, message) = chat_failure(
-        reply("429 Too Many Requests", "application/json", r#"{"error":{"message":"Rate limit reached"}}"#),
+        reply(
+            "404 Not Found",
+            "application/json",
+            r#"{"error":{"message":"The model `llava` does not exist.","code":404}}"#,
+        ),
         None,
     )
     .await;
-    assert!(message.contains("too many requests (HTTP 429): Rate limit reached"), "{message}");
+    assert!(
+        message.ends_with(
+            "does not serve model 'llava' (HTTP 404): The model `llava` does not exist."
+        ),
+        "{message}"
+    );
 
     let (_, message) = chat_failure(
-        reply("500 Internal Server Error", "application/json", r#"{"message":"CUDA out of memory.\nTried to allocate 2 GiB"}"#),
+        reply(
+            "429 Too Many Requests",
+            "application/json",
+            r#"{"error":{"message":"Rate limit reached"}}"#,
+        ),
         None,
     )
     .await;
-    assert!(message.ends_with("failed (HTTP 500): CUDA out of memory."), "{message}");
+    assert!(
+        message.contains("too many requests (HTTP 429): Rate limit reached"),
+        "{message}"
+    );
 
     let (_, message) = chat_failure(
-        reply("502 Bad Gateway", "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+        reply(
+            "500 Internal Server Error",
+            "application/json",
+            r#"{"message":"CUDA out of memory.\nTried to allocate 2 GiB"}"#,
+        ),
+        None,
+    )
+    .await;
+    assert!(
+        message.ends_with("failed (HTTP 500): CUDA out of memory."),
+        "{message}"
+    );
+
+    let (_, message) = chat_failure(
+        reply(
+            "502 Bad Gateway",
+            "text/html",
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        ),
         None,
     )
     .await;
@@ -626,32 +809,79 @@ async fn http_errors_quote_the_server_in_one_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_streams_keep_the_partial_answer_and_say_why() {
     let (text, message) = chat_failure(
-        sse(&format!("{}data: {{\"choices\": [{{\"delta\": {{\"content\": \n\n", chunk("Hello")), false),
+        sse(
+            &format!(
+                "{}data: {{\"choices\": [{{\"delta\": {{\"content\": \n\n",
+                chunk("Hello")
+            ),
+            false,
+        ),
         None,
     )
     .await;
     assert_eq!(text, "Hello");
-    assert!(message.contains("sent a malformed stream (an event is not valid JSON"), "{message}");
+    assert!(
+        message.contains("sent a malformed stream (an event is not valid JSON"),
+        "{message}"
+    );
     assert!(message.ends_with("(partial answer kept)"), "{message}");
 
-    let (text, message) = chat_failure(sse(&format!("{}{}", chunk("Hel"), chunk("lo")), false), None).await;
+    let (text, message) = chat_failure(
+        sse(&format!("{}{}", chunk("Hel"), chunk("lo")), false),
+        None,
+    )
+    .await;
     assert_eq!(text, "Hello");
-    assert!(message.contains("closed the stream before the answer ended (partial answer kept)"), "{message}");
+    assert!(
+        message.contains("closed the stream before the answer ended (partial answer kept)"),
+        "{message}"
+    );
 
-    let (text, message) = chat_failure(sse("data: Engine failure: out of blocks\n\ndata: [DONE]\n\n", false), None).await;
+    let (text, message) = chat_failure(
+        sse(
+            "data: Engine failure: out of blocks\n\ndata: [DONE]\n\n",
+            false,
+        ),
+        None,
+    )
+    .await;
     assert_eq!(text, "");
-    assert!(message.ends_with("reported an error: Engine failure: out of blocks"), "{message}");
+    assert!(
+        message.ends_with("reported an error: Engine failure: out of blocks"),
+        "{message}"
+    );
 
-    let (_, message) = chat_failure(sse("data: {\"object\": \"chat.completion.chunk\"}\n\n", false), None).await;
-    assert!(message.contains("malformed stream (an event has no \"choices\")"), "{message}");
+    let (_, message) = chat_failure(
+        sse("data: {\"object\": \"chat.completion.chunk\"}\n\n", false),
+        None,
+    )
+    .await;
+    assert!(
+        message.contains("malformed stream (an event has no \"choices\")"),
+        "{message}"
+    );
 
-    let (_, message) = chat_failure(reply("200 OK", "application/json", "{\"choices\": [oops"), None).await;
-    assert!(message.contains("malformed stream (the answer is not valid JSON"), "{message}");
+    let (_, message) = chat_failure(
+        reply("200 OK", "application/json", "{\"choices\": [oops"),
+        None,
+    )
+    .await;
+    assert!(
+        message.contains("malformed stream (the answer is not valid JSON"),
+        "{message}"
+    );
 
-    let (text, message) = chat_failure(sse(&chunk("Hi"), true), Some(std::time::Duration::from_secs(1))).await;
+    let (text, message) = chat_failure(
+        sse(&chunk("Hi"), true),
+        Some(std::time::Duration::from_secs(1)),
+    )
+    .await;
     assert_eq!(text, "Hi");
     assert!(message.contains("no answer from 127.0.0.1:"), "{message}");
-    assert!(message.ends_with("for 1 s (idle timeout) (partial answer kept)"), "{message}");
+    assert!(
+        message.ends_with("for 1 s (idle timeout) (partial answer kept)"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -660,7 +890,10 @@ async fn a_stream_without_done_but_with_a_finish_reason_is_complete() {
         "data: {}\n\n",
         serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})
     );
-    let (url, _heads) = responder(one_model(), sse(&format!("{}{}{end}", chunk("A"), chunk("B")), false));
+    let (url, _heads) = responder(
+        one_model(),
+        sse(&format!("{}{}{end}", chunk("A"), chunk("B")), false),
+    );
     let (engine, mut events) = Engine::start(engine_options(remote(&url)));
     started(&mut events).await.expect("connected");
     let mut conversation = Conversation::default();
@@ -674,15 +907,28 @@ async fn a_stream_without_done_but_with_a_finish_reason_is_complete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_servers_fail_to_start_in_one_line() {
     // A port that was just free: nothing listens there.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (_engine, mut events) = Engine::start(engine_options(remote(&format!("http://127.0.0.1:{port}/v1"))));
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_engine, mut events) = Engine::start(engine_options(remote(&format!(
+        "http://127.0.0.1:{port}/v1"
+    ))));
     let message = started(&mut events).await.expect_err("nothing listens");
     assert_one_line(&message);
-    assert_eq!(message, format!("cannot connect to 127.0.0.1:{port}: connection refused (is the server running?)"));
+    assert_eq!(
+        message,
+        format!("cannot connect to 127.0.0.1:{port}: connection refused (is the server running?)")
+    );
 
-    let (_engine, mut events) = Engine::start(engine_options(remote("http://vchat-test.invalid:8000/v1")));
+    let (_engine, mut events) =
+        Engine::start(engine_options(remote("http://vchat-test.invalid:8000/v1")));
     let message = started(&mut events).await.expect_err("no such host");
-    assert_eq!(message, "cannot find the server vchat-test.invalid:8000 (DNS lookup failed)");
+    assert_eq!(
+        message,
+        "cannot find the server vchat-test.invalid:8000 (DNS lookup failed)"
+    );
 
     // TLS to a server that answers in plain HTTP.
     let plain = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -699,9 +945,16 @@ async fn unreachable_servers_fail_to_start_in_one_line() {
     assert!(message.starts_with("TLS with 127.0.0.1:"), "{message}");
 
     // Several models and none chosen.
-    let several = reply("200 OK", "application/json", r#"{"data":[{"id":"a"},{"id":"b"}]}"#);
+    let several = reply(
+        "200 OK",
+        "application/json",
+        r#"{"data":[{"id":"a"},{"id":"b"}]}"#,
+    );
     let (url, _heads) = responder(several, one_model());
     let (_engine, mut events) = Engine::start(engine_options(remote(&url)));
     let message = started(&mut events).await.expect_err("ambiguous");
-    assert!(message.ends_with("serves several models (a, b); choose one with --model"), "{message}");
+    assert!(
+        message.ends_with("serves several models (a, b); choose one with --model"),
+        "{message}"
+    );
 }

@@ -274,11 +274,23 @@ mod tests {
         assert_eq!(remote.url.as_deref(), Some("http://gpu:8000/v1"));
         assert_eq!(remote.api_key.as_ref().map(|k| k.expose()), Some("sk-1"));
         assert_eq!(remote.model.as_deref(), Some("llava"));
-        assert_eq!(remote.connect_timeout, Some(std::time::Duration::from_secs(5)));
-        assert_eq!(remote.idle_timeout, Some(std::time::Duration::from_secs_f64(300.5)));
-        assert_eq!(remote.images, Some(crate::engine::remote::RemoteImages::All));
+        assert_eq!(
+            remote.connect_timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        assert_eq!(
+            remote.idle_timeout,
+            Some(std::time::Duration::from_secs_f64(300.5))
+        );
+        assert_eq!(
+            remote.images,
+            Some(crate::engine::remote::RemoteImages::All)
+        );
         assert_eq!(remote.send_image_urls, Some(true));
-        assert!(!format!("{config:?}").contains("sk-1"), "the key never prints");
+        assert!(
+            !format!("{config:?}").contains("sk-1"),
+            "the key never prints"
+        );
     }
 
     #[test]

@@ -90,7 +90,9 @@ pub enum DeviceMapChoice {
 impl DeviceMapChoice {
     /// Parses mistral.rs's syntax, `ORD:LAYERS;ORD:LAYERS`, e.g. `0:16;1:16`.
     pub fn parse_layers(s: &str) -> Result<Self, String> {
-        let bad = || format!("'{s}' is not a device-layer map; expected e.g. 0:16;1:16 (GPU ordinal:number of layers)");
+        let bad = || {
+            format!("'{s}' is not a device-layer map; expected e.g. 0:16;1:16 (GPU ordinal:number of layers)")
+        };
         let mut layers = Vec::new();
         for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let (ordinal, count) = part.split_once(':').ok_or_else(bad)?;
@@ -120,7 +122,9 @@ impl DeviceMapChoice {
             ));
         }
         if device == DeviceChoice::Cpu {
-            return Some(format!("{flag} spreads a model over GPUs; it cannot be combined with --cpu"));
+            return Some(format!(
+                "{flag} spreads a model over GPUs; it cannot be combined with --cpu"
+            ));
         }
         None
     }

@@ -40,7 +40,10 @@ pub enum RemoteError {
         message: Option<String>,
     },
     #[error("{host} is busy: too many requests (HTTP 429){}; try again later", quoted(.message))]
-    RateLimited { host: String, message: Option<String> },
+    RateLimited {
+        host: String,
+        message: Option<String>,
+    },
     #[error("{host} failed (HTTP {status}){}", quoted(.message))]
     Server {
         host: String,
@@ -219,8 +222,16 @@ pub fn from_reqwest(
     if lower.contains("connection refused") {
         return RemoteError::Refused { host };
     }
-    let tls_words = ["certificate", "tls", "handshake", "invalid peer", "corrupt message"];
-    if tls_words.iter().any(|w| lower.contains(w)) || (https && error.is_connect() && !error.is_timeout()) {
+    let tls_words = [
+        "certificate",
+        "tls",
+        "handshake",
+        "invalid peer",
+        "corrupt message",
+    ];
+    if tls_words.iter().any(|w| lower.contains(w))
+        || (https && error.is_connect() && !error.is_timeout())
+    {
         return RemoteError::Tls {
             host,
             reason: shorten(&innermost(error)),

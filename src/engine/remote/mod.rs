@@ -46,8 +46,10 @@ impl Server {
         let base = options.base_url().map_err(RemoteError::Config)?;
         let mut headers = HeaderMap::new();
         if let Some(key) = &options.api_key {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                .map_err(|_| RemoteError::Config("the API key has characters a header cannot carry".into()))?;
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+                    RemoteError::Config("the API key has characters a header cannot carry".into())
+                })?;
             // Marked sensitive: HTTP-level debug output shows it as "Sensitive".
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
@@ -57,7 +59,9 @@ impl Server {
             .default_headers(headers)
             .user_agent(concat!("vchat/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| RemoteError::Config(format!("cannot set up HTTP: {}", errors::innermost(&e))))?;
+            .map_err(|e| {
+                RemoteError::Config(format!("cannot set up HTTP: {}", errors::innermost(&e)))
+            })?;
         Ok(Self {
             client,
             host: options::host_of(&base),
@@ -82,7 +86,14 @@ impl Server {
         )
         .await
         .map_err(|_| self.idle_timeout(false))?
-        .map_err(|e| errors::from_reqwest(&self.host, &e, self.options.connect_timeout, self.base.scheme() == "https"))?;
+        .map_err(|e| {
+            errors::from_reqwest(
+                &self.host,
+                &e,
+                self.options.connect_timeout,
+                self.base.scheme() == "https",
+            )
+        })?;
         let status = response.status();
         let body = self.small_body(response).await?;
         if !status.is_success() {
@@ -91,16 +102,20 @@ impl Server {
                 404 => RemoteError::Rejected {
                     host: self.host.clone(),
                     status: 404,
-                    message: Some("no /models endpoint; is the URL the API base, e.g. http://host:8000/v1?".into()),
+                    message: Some(
+                        "no /models endpoint; is the URL the API base, e.g. http://host:8000/v1?"
+                            .into(),
+                    ),
                 },
                 code => errors::from_status(&self.host, code, "", message),
             });
         }
-        let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| RemoteError::Malformed {
-            host: self.host.clone(),
-            reason: format!("the model list is not JSON: {e}"),
-            partial: false,
-        })?;
+        let json: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| RemoteError::Malformed {
+                host: self.host.clone(),
+                reason: format!("the model list is not JSON: {e}"),
+                partial: false,
+            })?;
         let ids = json
             .get("data")
             .and_then(|d| d.as_array())
@@ -111,7 +126,7 @@ impl Server {
             })?
             .iter()
             .filter_map(|m| m.get("id").and_then(|id| id.as_str()))
-            .map(|id| crate::text::one_line(id))
+            .map(crate::text::one_line)
             .collect();
         Ok(ids)
     }
@@ -169,7 +184,11 @@ async fn resolve_model(server: &Server) -> Result<String, RemoteError> {
                 if !ids.is_empty() && !ids.contains(model) {
                     // Ollama answers to "llava" while listing "llava:latest": let the
                     // request decide, and say so in the log.
-                    tracing::warn!("{} does not list model '{model}' (it lists: {})", server.host, ids.join(", "));
+                    tracing::warn!(
+                        "{} does not list model '{model}' (it lists: {})",
+                        server.host,
+                        ids.join(", ")
+                    );
                 }
                 Ok(model.clone())
             }
@@ -184,7 +203,10 @@ async fn resolve_model(server: &Server) -> Result<String, RemoteError> {
         ids.retain(|id| id != "default");
     }
     match ids.as_slice() {
-        [] => Err(RemoteError::Config(format!("{} serves no model", server.host))),
+        [] => Err(RemoteError::Config(format!(
+            "{} serves no model",
+            server.host
+        ))),
         [only] => Ok(only.clone()),
         several if several.iter().any(|id| id == DEFAULT_MODEL) => Ok(DEFAULT_MODEL.to_string()),
         several => Err(RemoteError::Config(format!(
@@ -227,7 +249,11 @@ pub(crate) async fn run(
             return;
         }
     };
-    tracing::info!("remote backend ready: {} at {}", model, options::display_url(&server.base));
+    tracing::info!(
+        "remote backend ready: {} at {}",
+        model,
+        options::display_url(&server.base)
+    );
     send(EngineEvent::Loading {
         request: RequestId::LOAD,
         stage: "ready".into(),

@@ -112,8 +112,7 @@ fn elide_images(value: &mut Value) {
 /// vchat shows).
 fn image_url(image: &ChatImage, options: &RemoteOptions) -> Result<String, String> {
     let label = image.label.trim();
-    if options.send_image_urls && (label.starts_with("http://") || label.starts_with("https://"))
-    {
+    if options.send_image_urls && (label.starts_with("http://") || label.starts_with("https://")) {
         return Ok(label.to_string());
     }
     let mut png = Vec::new();
@@ -160,13 +159,21 @@ mod tests {
     fn only_the_latest_image_is_sent_by_default() {
         let options = RemoteOptions::new("http://h/v1");
         let messages = messages(&chat(), &options).unwrap();
-        assert_eq!(messages[0], json!({"role": "system", "content": "Be brief."}));
+        assert_eq!(
+            messages[0],
+            json!({"role": "system", "content": "Be brief."})
+        );
         assert_eq!(
             messages[1]["content"],
             json!("[earlier image: https://example.com/a.png]\nWhat is this?")
         );
-        assert_eq!(messages[2], json!({"role": "assistant", "content": "A cat."}));
-        let url = messages[3]["content"][0]["image_url"]["url"].as_str().unwrap();
+        assert_eq!(
+            messages[2],
+            json!({"role": "assistant", "content": "A cat."})
+        );
+        let url = messages[3]["content"][0]["image_url"]["url"]
+            .as_str()
+            .unwrap();
         assert!(url.starts_with("data:image/png;base64,iVBOR"), "{url}");
         assert_eq!(messages[3]["content"][1]["text"], json!("And this?"));
     }

@@ -105,18 +105,25 @@ async fn stream_answer(
     let response = tokio::time::timeout(idle, send)
         .await
         .map_err(|_| server.idle_timeout(false))?
-        .map_err(|e| errors::from_reqwest(
+        .map_err(|e| {
+            errors::from_reqwest(
                 &server.host,
                 &e,
                 server.options.connect_timeout,
                 server.base.scheme() == "https",
-            ))?;
+            )
+        })?;
 
     let status = response.status();
     if !status.is_success() {
         let body = server.small_body(response).await?;
         let message = errors::server_message(&body, server.options.api_key.as_ref());
-        return Err(errors::from_status(&server.host, status.as_u16(), model, message));
+        return Err(errors::from_status(
+            &server.host,
+            status.as_u16(),
+            model,
+            message,
+        ));
     }
     let is_json = response
         .headers()
@@ -147,7 +154,9 @@ async fn stream_answer(
             }
             None => break,
         };
-        let sse_events = parser.feed(&chunk).map_err(|reason| malformed(server, reason))?;
+        let sse_events = parser
+            .feed(&chunk)
+            .map_err(|reason| malformed(server, reason))?;
         for event in sse_events {
             on_event(server, &event.event, &event.data, request, progress, events)?;
             if progress.done {
@@ -193,7 +202,12 @@ fn on_event(
                 partial: false,
             })
         }
-        Err(e) => return Err(malformed(server, format!("an event is not valid JSON: {e}"))),
+        Err(e) => {
+            return Err(malformed(
+                server,
+                format!("an event is not valid JSON: {e}"),
+            ))
+        }
     };
     if let Some(error) = json.get("error") {
         let message = error
