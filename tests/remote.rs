@@ -208,6 +208,7 @@ fn answer(text: String) -> AssistantTurn {
         text,
         settings: SamplingSettings::default(),
         stats: None,
+        answered_by: None,
     }
 }
 
@@ -398,6 +399,81 @@ async fn a_server_stopped_mid_answer_leaves_a_marked_partial_answer() {
     let (_, message) = failed(&mut events, engine.generate(&chat, &greedy(4))).await;
     assert_one_line(&message);
     assert!(message.contains("connection refused"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_records_the_remote_backend_per_answer_and_saves_no_key() {
+    use vchat::app::{Action, ModelStatus, State};
+    use vchat::conversation::Turn;
+    use vchat::session::{to_markdown, ChatStore, TurnRecord};
+    use vchat::tui::{start_info, Session};
+
+    let server = start_server().await;
+    let data = tempfile::tempdir().unwrap();
+    let options = engine_options(remote(&server.url));
+    let state = State::new(start_info(&options), greedy(8), None);
+    let mut session = Session::start(state, options, vchat::media::MediaOptions::default());
+    session.save_to(ChatStore::new(data.path()));
+    while !matches!(session.state.model, ModelStatus::Ready(_)) {
+        assert!(session.step().await, "the engine stopped");
+    }
+    session.dispatch(Action::AttachImage(test_png(0).display().to_string()));
+    while session.state.image_loading.is_some() {
+        assert!(session.step().await);
+    }
+    session.dispatch(Action::Insert("What is in the picture?".into()));
+    session.dispatch(Action::Submit);
+    while session.state.is_busy() {
+        assert!(session.step().await, "the engine stopped");
+    }
+    session.finish();
+    let Some(Turn::Assistant(answer)) = session.state.conversation.turns.last() else {
+        panic!("an answer");
+    };
+    assert!(!answer.text.is_empty());
+    assert!(answer.stats.as_ref().is_some_and(|s| s.tokens > 0));
+
+    let store = ChatStore::new(data.path());
+    let (chats, problems) = store.list();
+    assert!(problems.is_empty(), "{problems:?}");
+    let loaded = store.load(&chats[0].id).expect("the chat was saved");
+    let Some(TurnRecord::Assistant { answered_by, .. }) = loaded.file.turns.last() else {
+        panic!("the saved chat ends with the answer");
+    };
+    let answered_by = answered_by.clone().unwrap_or_default();
+    assert!(
+        answered_by.contains(&format!("(remote {})", server.url)),
+        "the session records the backend and model: {answered_by}"
+    );
+    assert!(
+        answered_by.starts_with(&tiny_model().display().to_string()),
+        "{answered_by}"
+    );
+
+    let markdown = to_markdown(&loaded.file, "images");
+    assert!(!markdown.contains(KEY), "the export holds no key");
+    for entry in walk(data.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(KEY),
+            "{} holds the key",
+            entry.display()
+        );
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -45,6 +45,18 @@ pub struct ModelInfo {
     pub backend: String,
 }
 
+impl ModelInfo {
+    /// Who answered, as a session records it with each answer: the model, and for a remote
+    /// backend also the server, e.g. `llava (remote http://gpu:8000/v1)`.
+    pub fn answered_by(&self) -> String {
+        if self.backend == "local" {
+            self.model.clone()
+        } else {
+            format!("{} ({})", self.model, self.backend)
+        }
+    }
+}
+
 /// Everything the engine reports.
 #[derive(Debug, Clone)]
 pub enum EngineEvent {

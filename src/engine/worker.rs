@@ -294,8 +294,6 @@ fn map_finish(reason: &str) -> FinishReason {
     }
 }
 
-/// A seed for an answer whose settings leave it random.
-
 /// The conversation as the model sees it: chat template applied, tokenized the way a request
 /// is, and decoded back with special tokens kept visible.
 async fn render_prompt(

@@ -9,8 +9,8 @@ use super::options::{RemoteImages, RemoteOptions};
 use crate::conversation::{image_placeholder, ChatImage, Conversation, Turn};
 use crate::settings::SamplingSettings;
 
-/// The start of every image `data:` URL vchat sends.
-const DATA_URL_PREFIX: &str = "data:image/png;base64,";
+/// The start of every image `data:` URL vchat sends (then the type, e.g. `png;base64,`).
+const DATA_URL_PREFIX: &str = "data:image/";
 
 /// The `messages` array: the system prompt, then every turn; images as `image_url` parts.
 /// With [`RemoteImages::Latest`] only the newest image is sent, older ones are named in their
@@ -98,8 +98,9 @@ pub fn prompt_view(messages: &Value) -> String {
 fn elide_images(value: &mut Value) {
     match value {
         Value::String(s) if s.starts_with(DATA_URL_PREFIX) => {
-            let bytes = s.len() - DATA_URL_PREFIX.len();
-            *s = format!("{DATA_URL_PREFIX}…({bytes} bytes)");
+            if let Some((head, data)) = s.split_once(',') {
+                *s = format!("{head},…({} bytes)", data.len());
+            }
         }
         Value::Array(items) => items.iter_mut().for_each(elide_images),
         Value::Object(map) => map.values_mut().for_each(elide_images),
@@ -108,36 +109,51 @@ fn elide_images(value: &mut Value) {
 }
 
 /// The URL the server fetches the image from: its own http(s) URL when the user asked for
-/// that, else the pixels as a PNG `data:` URL (lossless, and the server sees exactly what
-/// vchat shows).
+/// that, else a `data:` URL with the image file itself (PNG or JPEG, when it was not
+/// downscaled), or else its pixels as PNG: lossless, and the server sees what vchat shows.
 fn image_url(image: &ChatImage, options: &RemoteOptions) -> Result<String, String> {
     let label = image.label.trim();
     if options.send_image_urls && (label.starts_with("http://") || label.starts_with("https://")) {
         return Ok(label.to_string());
+    }
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    if let Some(mime) = original_type(image) {
+        return Ok(format!(
+            "data:{mime};base64,{}",
+            base64(&image.encoded.bytes)
+        ));
     }
     let mut png = Vec::new();
     image
         .pixels
         .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|e| format!("cannot encode the image {}: {e}", image.label))?;
-    Ok(format!(
-        "{DATA_URL_PREFIX}{}",
-        base64::engine::general_purpose::STANDARD.encode(png)
-    ))
+    Ok(format!("data:image/png;base64,{}", base64(&png)))
+}
+
+/// The MIME type of the image's own file when every server can read it (PNG, JPEG) and it
+/// holds exactly the pixels vchat decoded (a huge image is downscaled before use).
+fn original_type(image: &ChatImage) -> Option<&'static str> {
+    let mime = match image.encoded.extension {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        _ => return None,
+    };
+    let size = image::ImageReader::new(Cursor::new(&image.encoded.bytes))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()?;
+    (size == (image.pixels.width(), image.pixels.height())).then_some(mime)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::conversation::AssistantTurn;
 
     fn image(label: &str) -> ChatImage {
-        ChatImage {
-            label: label.into(),
-            pixels: Arc::new(image::DynamicImage::new_rgb8(4, 4)),
-        }
+        ChatImage::from_pixels(label, image::DynamicImage::new_rgb8(4, 4))
     }
 
     fn chat() -> Conversation {
@@ -150,6 +166,7 @@ mod tests {
             text: "A cat.".into(),
             settings: SamplingSettings::default(),
             stats: None,
+            answered_by: None,
         });
         c.push_user("And this?", Some(image("b.png")));
         c
@@ -192,6 +209,26 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("data:"));
+    }
+
+    #[test]
+    fn a_jpeg_file_is_sent_as_it_is_and_a_downscaled_one_as_png() {
+        let pixels = image::DynamicImage::new_rgb8(8, 6);
+        let mut jpeg = Vec::new();
+        pixels
+            .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+            .unwrap();
+        let options = RemoteOptions::new("http://h/v1");
+        let as_is = ChatImage::new("a.jpg", jpeg.clone(), pixels.clone());
+        let expected = format!(
+            "data:image/jpeg;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&jpeg)
+        );
+        assert_eq!(image_url(&as_is, &options).unwrap(), expected);
+        let smaller = ChatImage::new("a.jpg", jpeg, pixels.thumbnail(4, 3));
+        assert!(image_url(&smaller, &options)
+            .unwrap()
+            .starts_with("data:image/png;base64,"));
     }
 
     #[test]
