@@ -583,6 +583,67 @@ fn the_binary_answers_lists_models_and_reads_the_config_file() {
 }
 
 #[test]
+fn an_image_url_is_passed_to_the_server_when_asked() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(start_server());
+    // A web server for the image: vchat fetches it to show it, the server to answer.
+    let png = std::fs::read(test_png(3)).unwrap();
+    let mut image = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        png.len()
+    )
+    .into_bytes();
+    image.extend_from_slice(&png);
+    let reply = Reply {
+        bytes: image,
+        hold: false,
+    };
+    let (host, fetches) = responder(reply.clone(), reply);
+    let image_url = host.replace("/v1", "/pattern-3.png");
+    let dirs = tempfile::tempdir().unwrap();
+    let (config, cache) = (dirs.path().join("config"), dirs.path().join("cache"));
+    std::fs::create_dir_all(&config).unwrap();
+
+    let o = vchat(
+        &[
+            "--url",
+            &server.url,
+            "--image",
+            &image_url,
+            "--send-image-urls",
+            "--prompt",
+            "Describe the image",
+            "--max-tokens",
+            "4",
+            "--greedy",
+            "--show-prompt",
+        ],
+        &config,
+        &cache,
+        &[],
+    );
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", text(&o.stderr));
+    assert!(
+        out.contains(&format!("\"url\": \"{image_url}\"")),
+        "sent as its URL: {out}"
+    );
+    assert!(!out.contains("base64"), "{out}");
+    let fetched: Vec<String> = fetches.try_iter().collect();
+    assert_eq!(
+        fetched.len(),
+        2,
+        "vchat and the server each fetched the image: {fetched:?}"
+    );
+    assert!(
+        fetched
+            .iter()
+            .all(|head| head.starts_with("GET /pattern-3.png ")),
+        "{fetched:?}"
+    );
+}
+
+#[test]
 fn usage_errors_of_the_backend_flags_exit_2() {
     let dirs = tempfile::tempdir().unwrap();
     let (config, cache) = (dirs.path().join("config"), dirs.path().join("cache"));
@@ -653,7 +714,7 @@ fn usage_errors_of_the_backend_flags_exit_2() {
 #[derive(Clone)]
 struct Reply {
     /// The raw HTTP response.
-    bytes: String,
+    bytes: Vec<u8>,
     /// Keep the connection open after writing, until the client closes it.
     hold: bool,
 }
@@ -663,7 +724,8 @@ fn reply(status: &str, content_type: &str, body: &str) -> Reply {
         bytes: format!(
             "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
-        ),
+        )
+        .into_bytes(),
         hold: false,
     }
 }
@@ -672,7 +734,8 @@ fn reply(status: &str, content_type: &str, body: &str) -> Reply {
 /// closes (or never, with `hold`).
 fn sse(events: &str, hold: bool) -> Reply {
     Reply {
-        bytes: format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n{events}"),
+        bytes: format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n{events}")
+            .into_bytes(),
         hold,
     }
 }
@@ -734,7 +797,7 @@ fn serve_one(
         chat
     };
     let _ = heads.send(head);
-    let _ = stream.write_all(reply.bytes.as_bytes());
+    let _ = stream.write_all(&reply.bytes);
     let _ = stream.flush();
     if reply.hold {
         // Silent until the client gives up and closes the connection.
