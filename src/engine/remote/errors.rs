@@ -33,7 +33,7 @@ pub enum RemoteError {
         status: u16,
         message: Option<String>,
     },
-    #[error("{host} does not serve model '{model}' (HTTP 404){}", quoted(.message))]
+    #[error("{host} does not serve model '{model}' (HTTP 404){}", quoted_or_hint(.message))]
     ModelNotFound {
         host: String,
         model: String,
@@ -97,6 +97,15 @@ fn quoted(message: &Option<String>) -> String {
     match message.as_deref().filter(|m| !m.is_empty()) {
         Some(m) => format!(": {m}"),
         None => String::new(),
+    }
+}
+
+/// The server's message, or what to check when it sent none (a 404 without a body usually
+/// means a URL without the API base path).
+fn quoted_or_hint(message: &Option<String>) -> String {
+    match message.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) => format!(": {m}"),
+        None => "; check --model, and that --url is the API base (e.g. http://host:8000/v1)".into(),
     }
 }
 
