@@ -92,6 +92,7 @@ fn streaming_state(messages: usize) -> State {
             dtype: "f32".into(),
             quantization: "none".into(),
             one_image_per_request: true,
+            backend: "local".into(),
         },
     }));
     for i in 0..messages {

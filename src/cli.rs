@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::engine::{DeviceChoice, DtypeChoice, EngineOptions, IsqChoice};
+use crate::config::RemoteConfig;
+use crate::engine::remote::{parse_seconds, ApiKey, RemoteImages, RemoteOptions};
+use crate::engine::{
+    Backend, DeviceChoice, DeviceMapChoice, DtypeChoice, EngineOptions, IsqChoice, DEFAULT_MODEL,
+};
 use crate::settings::{SamplingSettings, SettingError};
 
 /// Chat with a vision-language model (LLaVA and others) about images, in the terminal.
@@ -159,11 +163,73 @@ pub struct ChatArgs {
 
     #[command(flatten)]
     pub sessions: SessionArgs,
+
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// Who answers: the embedded engine (and how it spreads over GPUs) or a remote server.
+#[derive(Debug, Args)]
+pub struct BackendArgs {
+    /// local (the embedded mistral.rs engine, the default) or remote (an OpenAI-compatible
+    /// server at --url). `--url` alone implies remote.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+    /// The remote server's API base, e.g. http://gpu:8000/v1.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// API key for the remote server (better: the VCHAT_API_KEY environment variable).
+    #[arg(long, value_name = "KEY", value_parser = parse_api_key)]
+    pub api_key: Option<ApiKey>,
+    /// Print the model ids the remote server offers (its /v1/models), one a line, and exit.
+    #[arg(long)]
+    pub list_models: bool,
+    /// Seconds allowed to connect to the remote server (default 10).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Seconds of silence allowed from the remote server before and within an answer
+    /// (default 120).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Images of the history sent to the remote server: latest (default; LLaVA-1.5 accepts one
+    /// per request) or all.
+    #[arg(long, value_name = "latest|all", value_parser = parse_remote_images)]
+    pub remote_images: Option<RemoteImages>,
+    /// Send images given as http(s) URLs to the remote server as those URLs (the server
+    /// fetches them) instead of their pixels.
+    #[arg(long)]
+    pub send_image_urls: bool,
+    /// Multi-GPU (builds with `cuda`): `auto` lets mistral.rs place layers by free memory.
+    #[arg(long, value_name = "auto", value_parser = parse_device_map)]
+    pub device_map: Option<DeviceMapChoice>,
+    /// Multi-GPU (builds with `cuda`): layers per GPU, e.g. "0:16;1:16"; the rest stay on the
+    /// CPU.
+    #[arg(long, value_name = "ORD:LAYERS;…", value_parser = DeviceMapChoice::parse_layers, conflicts_with = "device_map")]
+    pub device_layers: Option<DeviceMapChoice>,
+}
+
+/// `--backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    Local,
+    Remote,
 }
 
 impl ChatArgs {
-    /// The engine options the command line asks for.
+    /// The engine options the command line asks for, with `backend`/`[remote]` of the config
+    /// file (and `VCHAT_API_KEY`) filling in what the flags leave open. A remote backend
+    /// without a URL is reported by the engine, as a failed start.
     pub fn engine_options(&self, cache_dir: std::path::PathBuf) -> EngineOptions {
+        let config = crate::config::load(crate::config::config_dir().as_deref());
+        self.engine_options_with(cache_dir, &config.remote)
+    }
+
+    /// [`Self::engine_options`] with the config file's remote part given.
+    pub fn engine_options_with(
+        &self,
+        cache_dir: std::path::PathBuf,
+        remote: &RemoteConfig,
+    ) -> EngineOptions {
         let mut options = EngineOptions::new(&self.model, cache_dir);
         options.isq = self.isq;
         options.dtype = self.dtype;
@@ -171,7 +237,64 @@ impl ChatArgs {
         if self.cpu {
             options.device = DeviceChoice::Cpu;
         }
+        let args = &self.backend;
+        if let Some(map) = args
+            .device_layers
+            .clone()
+            .or_else(|| args.device_map.clone())
+        {
+            options.device_map = map;
+        }
+        let remote_wanted = match args.backend {
+            Some(kind) => kind == BackendKind::Remote,
+            None => args.url.is_some() || remote.enabled,
+        };
+        if remote_wanted {
+            let remote = self.remote_options(remote);
+            // What the status line shows until the server names its model.
+            options.model = remote.model.clone().unwrap_or_else(|| remote.url.clone());
+            options.backend = Backend::Remote(remote);
+        }
         options
+    }
+
+    fn remote_options(&self, config: &RemoteConfig) -> RemoteOptions {
+        let args = &self.backend;
+        let url = args.url.clone().or_else(|| config.url.clone());
+        let mut remote = RemoteOptions::new(url.unwrap_or_default());
+        remote.api_key = args
+            .api_key
+            .clone()
+            .or_else(|| std::env::var("VCHAT_API_KEY").ok().and_then(ApiKey::new))
+            .or_else(|| config.api_key.clone());
+        // `--model` keeps the local default unless given; then the config's, then the
+        // server's only model.
+        remote.model = if self.model != DEFAULT_MODEL {
+            Some(self.model.clone())
+        } else {
+            config.model.clone()
+        };
+        remote.connect_timeout = args
+            .connect_timeout
+            .or(config.connect_timeout)
+            .unwrap_or(remote.connect_timeout);
+        remote.idle_timeout = args
+            .idle_timeout
+            .or(config.idle_timeout)
+            .unwrap_or(remote.idle_timeout);
+        remote.images = args.remote_images.or(config.images).unwrap_or_default();
+        remote.send_image_urls = args.send_image_urls || config.send_image_urls.unwrap_or(false);
+        remote
+    }
+
+    /// A backend choice that cannot work, found before anything starts (for one-shot mode's
+    /// usage errors): a remote backend without a URL or with a bad one, or a GPU layout
+    /// where there is no GPU.
+    pub fn backend_problem(&self, options: &EngineOptions) -> Option<String> {
+        match &options.backend {
+            Backend::Remote(remote) => remote.base_url().err(),
+            Backend::Local => options.device_map.refusal(options.device),
+        }
     }
 
     /// The sampling settings: defaults, then each flag given, validated with the shared rules.
@@ -213,6 +336,23 @@ fn parse_isq(s: &str) -> Result<IsqChoice, String> {
 
 fn parse_dtype(s: &str) -> Result<DtypeChoice, String> {
     s.parse()
+}
+
+fn parse_api_key(s: &str) -> Result<ApiKey, String> {
+    s.parse()
+}
+
+fn parse_remote_images(s: &str) -> Result<RemoteImages, String> {
+    s.parse()
+}
+
+fn parse_device_map(s: &str) -> Result<DeviceMapChoice, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(DeviceMapChoice::Auto),
+        _ => Err(format!(
+            "'{s}' is not a device map; use auto, or --device-layers \"0:16;1:16\""
+        )),
+    }
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

@@ -39,6 +39,13 @@ fn main() -> ExitCode {
 }
 
 fn run_chat(args: vchat::cli::ChatArgs) -> Result<(), Exit> {
+    if args.backend.list_models {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Exit::new(1, format!("cannot start the async runtime: {e}")))?;
+        return runtime.block_on(oneshot::list_models(&args, paths::cache_dir()));
+    }
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if args.prompt.is_empty() && !interactive {
         return Err(Exit::new(

@@ -23,7 +23,7 @@ impl Exit {
     pub const USAGE: i32 = 2;
     /// The image could not be used.
     pub const IMAGE: i32 = 3;
-    /// The model could not be loaded.
+    /// The model could not be loaded (or the remote server could not be used).
     pub const MODEL: i32 = 4;
     /// Generation failed.
     pub const GENERATION: i32 = 5;
@@ -47,6 +47,10 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
         fetch_timeout: Duration::from_secs_f64(args.fetch_timeout),
         ..MediaOptions::default()
     };
+    let options = args.engine_options(cache_dir);
+    if let Some(problem) = args.backend_problem(&options) {
+        return Err(Exit::new(Exit::USAGE, problem));
+    }
     // The image first: a wrong path should not cost a model load.
     let image = match &args.image {
         Some(source) => Some(
@@ -57,7 +61,7 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
         None => None,
     };
 
-    let (engine, mut events) = Engine::start(args.engine_options(cache_dir));
+    let (engine, mut events) = Engine::start(options);
 
     let stdout_is_terminal = std::io::stdout().is_terminal();
     if let (Some(image), true, false) = (&image, stdout_is_terminal, args.no_image) {
@@ -67,8 +71,9 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
     let info = wait_until_ready(&mut events).await?;
     if args.stats {
         eprintln!(
-            "[model] {} · {} · {} · {} · quantization {}",
+            "[model] {} · {} · {} · {} · {} · quantization {}",
             sanitize(&info.model),
+            sanitize(&info.backend),
             info.architecture,
             info.device,
             info.dtype,
@@ -115,6 +120,28 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
                 sanitize(&text)
             ),
         )?;
+    }
+    Ok(())
+}
+
+/// `--list-models`: the remote server's model ids on stdout, one a line.
+pub async fn list_models(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), Exit> {
+    let options = args.engine_options(cache_dir);
+    let crate::engine::Backend::Remote(remote) = &options.backend else {
+        return Err(Exit::new(
+            Exit::USAGE,
+            "--list-models asks a remote server: add --url http://HOST:PORT/v1",
+        ));
+    };
+    if let Some(problem) = args.backend_problem(&options) {
+        return Err(Exit::new(Exit::USAGE, problem));
+    }
+    let models = crate::engine::remote::list_models(remote)
+        .await
+        .map_err(|e| Exit::new(Exit::MODEL, e.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    for model in models {
+        write_out(&mut out, &format!("{}\n", sanitize(&model)))?;
     }
     Ok(())
 }

@@ -37,6 +37,7 @@ fn ctrl_c_during_an_answer_cancels_it_and_a_second_quits_without_waiting() {
         dtype: "f32".into(),
         quantization: "none".into(),
         one_image_per_request: true,
+        backend: "local".into(),
     });
     assert!(matches!(send(&mut s, "hi")[..], [Effect::Generate { .. }]));
     s.update(Action::GenerationStarted(RequestId(4)));
@@ -134,6 +135,7 @@ fn a_change_in_the_settings_panel_goes_with_the_next_request() {
         dtype: "f32".into(),
         quantization: "none".into(),
         one_image_per_request: true,
+        backend: "local".into(),
     });
     s.update(Action::FocusNext);
     s.update(Action::FocusNext);

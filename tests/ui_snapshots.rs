@@ -20,6 +20,7 @@ fn info() -> ModelInfo {
         dtype: "f32".into(),
         quantization: "none".into(),
         one_image_per_request: true,
+        backend: "local".into(),
     }
 }
 

@@ -9,7 +9,7 @@ impl State {
     /// Who answers now, as recorded with each answer.
     pub(super) fn answered_by(&self) -> Option<String> {
         match &self.model {
-            ModelStatus::Ready(info) => Some(info.model.clone()),
+            ModelStatus::Ready(info) => Some(info.answered_by()),
             _ => None,
         }
     }

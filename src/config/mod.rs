@@ -2,6 +2,7 @@
 //! `VCHAT_CONFIG_DIR`), on top of defaults compiled in. A bad file never stops vchat: each
 //! unknown key or bad value becomes a [`Problem`] shown in the app, and the default stays.
 
+mod remote;
 pub mod theme;
 
 use std::fmt;
@@ -12,6 +13,7 @@ use crate::cli::ImageProtocol;
 use crate::engine::IsqChoice;
 use crate::settings::SamplingSettings;
 use crate::ui::Theme;
+pub use remote::RemoteConfig;
 
 /// The defaults, compiled in; also what `config.toml` may contain.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -58,6 +60,8 @@ pub struct Config {
     pub theme: Theme,
     /// Key bindings: the defaults with `[keys]` applied.
     pub keymap: Keymap,
+    /// `backend` and `[remote]`: the remote server, when one answers.
+    pub remote: RemoteConfig,
     /// Everything that was wrong, for the app to show.
     pub problems: Vec<Problem>,
 }
@@ -80,6 +84,7 @@ pub fn load(dir: Option<&Path>) -> Config {
         sampling: SamplingSettings::default(),
         theme: Theme::default(),
         keymap: Keymap::default(),
+        remote: RemoteConfig::default(),
         problems: Vec::new(),
     };
     let mut theme_name = "dark".to_string();
@@ -146,7 +151,12 @@ fn apply(
                 apply_keys(value, file, &mut config.keymap, problems);
                 Ok(())
             }
-            ("model" | "quantization" | "image_protocol" | "theme", None) => {
+            ("backend", Some(backend)) => remote::apply_backend(backend, &mut config.remote),
+            ("remote", _) => {
+                remote::apply_remote(value, file, &mut config.remote, problems);
+                Ok(())
+            }
+            ("model" | "quantization" | "image_protocol" | "theme" | "backend", None) => {
                 Err("expected a string".into())
             }
             _ => Err("unknown key".into()),
@@ -243,6 +253,44 @@ mod tests {
         assert_eq!(config.sampling.temperature, 0.2);
         assert_eq!(config.sampling.max_new_tokens, 64);
         assert_ne!(config.theme, Theme::default(), "the light theme");
+    }
+
+    #[test]
+    fn the_remote_backend_is_configured_in_its_table() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "backend = \"remote\"\n[remote]\nurl = \"http://gpu:8000/v1\"\napi_key = \"sk-1\"\n\
+             model = \"llava\"\nconnect_timeout = 5\nidle_timeout = 300.5\nimages = \"all\"\n\
+             send_image_urls = true\nport = 1\n",
+        )
+        .unwrap();
+        let config = load(Some(dir.path()));
+        let problems: Vec<String> = config.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].ends_with("remote.port: unknown key"));
+        let remote = &config.remote;
+        assert!(remote.enabled);
+        assert_eq!(remote.url.as_deref(), Some("http://gpu:8000/v1"));
+        assert_eq!(remote.api_key.as_ref().map(|k| k.expose()), Some("sk-1"));
+        assert_eq!(remote.model.as_deref(), Some("llava"));
+        assert_eq!(
+            remote.connect_timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        assert_eq!(
+            remote.idle_timeout,
+            Some(std::time::Duration::from_secs_f64(300.5))
+        );
+        assert_eq!(
+            remote.images,
+            Some(crate::engine::remote::RemoteImages::All)
+        );
+        assert_eq!(remote.send_image_urls, Some(true));
+        assert!(
+            !format!("{config:?}").contains("sk-1"),
+            "the key never prints"
+        );
     }
 
     #[test]

@@ -4,10 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mistralrs::{Model, MultimodalLoaderType, MultimodalModelBuilder, TokenSource};
+use mistralrs::{
+    AutoDeviceMapParams, DeviceMapSetting, Model, MultimodalLoaderType, MultimodalModelBuilder,
+    TokenSource,
+};
+use mistralrs_core::{DeviceLayerMapMetadata, DeviceMapMetadata};
 use thiserror::Error;
 
-use super::options::{resolve_dtype, resolve_isq, DeviceChoice, EngineOptions};
+use super::options::{resolve_dtype, resolve_isq, DeviceChoice, DeviceMapChoice, EngineOptions};
 use super::prompt::PromptStyle;
 use super::ModelInfo;
 use crate::text::one_line;
@@ -33,6 +37,8 @@ pub enum LoadError {
     Hub { model: String, reason: String },
     #[error("model {model} failed to load: {reason}")]
     Engine { model: String, reason: String },
+    #[error("{0}")]
+    DeviceMap(String),
 }
 
 /// Prefix-cache entries kept (mistral.rs evicts the oldest beyond this).
@@ -53,6 +59,9 @@ enum Source {
 
 /// Loads the model described by `options`. Blocking work runs off the async workers.
 pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError> {
+    if let Some(reason) = options.device_map.refusal(options.device) {
+        return Err(LoadError::DeviceMap(reason));
+    }
     let source = resolve_source(&options.model)?;
     let config_path = match &source {
         Source::Local(dir) => dir.join("config.json"),
@@ -76,6 +85,11 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
     }
 
     let on_gpu = on_gpu(options.device);
+    if !on_gpu && options.device_map != DeviceMapChoice::Default {
+        return Err(LoadError::DeviceMap(
+            "a device map needs a CUDA GPU, and none was found".into(),
+        ));
+    }
     let dtype = resolve_dtype(options.dtype, on_gpu);
     if !on_gpu && dtype == mistralrs::ModelDType::BF16 {
         return Err(LoadError::Bf16OnCpu);
@@ -98,6 +112,9 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
     }
     if let Some(isq) = isq {
         builder = builder.with_isq(isq);
+    }
+    if let Some(mapping) = device_mapping(&options.device_map) {
+        builder = builder.with_device_mapping(mapping);
     }
     let style = PromptStyle::for_architecture(architecture.as_deref());
     if style.prefix_cache_is_correct() {
@@ -141,8 +158,27 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
         },
         quantization: isq.map_or_else(|| "none".into(), |t| format!("{t:?}").to_lowercase()),
         one_image_per_request: style.one_image_per_request(),
+        backend: "local".into(),
     };
     Ok(Arc::new(LoadedModel { model, info, style }))
+}
+
+/// mistral.rs's setting for a multi-GPU layout; `None` keeps its default.
+fn device_mapping(choice: &DeviceMapChoice) -> Option<DeviceMapSetting> {
+    match choice {
+        DeviceMapChoice::Default => None,
+        DeviceMapChoice::Auto => Some(DeviceMapSetting::Auto(
+            AutoDeviceMapParams::default_multimodal(),
+        )),
+        DeviceMapChoice::Layers(layers) => Some(DeviceMapSetting::Map(
+            DeviceMapMetadata::from_num_device_layers(
+                layers
+                    .iter()
+                    .map(|&(ordinal, layers)| DeviceLayerMapMetadata { ordinal, layers })
+                    .collect(),
+            ),
+        )),
+    }
 }
 
 fn on_gpu(device: DeviceChoice) -> bool {

@@ -5,6 +5,7 @@
 mod load;
 mod options;
 mod prompt;
+pub mod remote;
 mod sampler;
 mod worker;
 
@@ -15,7 +16,8 @@ use tokio::sync::mpsc;
 use crate::conversation::{AnswerStats, Conversation};
 use crate::settings::SamplingSettings;
 pub use options::{
-    offline_from_env, DeviceChoice, DtypeChoice, EngineOptions, IsqChoice, DEFAULT_MODEL,
+    offline_from_env, Backend, DeviceChoice, DeviceMapChoice, DtypeChoice, EngineOptions,
+    IsqChoice, DEFAULT_MODEL,
 };
 
 /// Identifies one request; every event carries the id of the request it answers.
@@ -39,6 +41,20 @@ pub struct ModelInfo {
     pub quantization: String,
     /// LLaVA-1.5 and LLaVA-NeXT see one image per request; others may see several.
     pub one_image_per_request: bool,
+    /// Who answers: `local` (the embedded engine) or `remote URL`.
+    pub backend: String,
+}
+
+impl ModelInfo {
+    /// Who answered, as a session records it with each answer: the model, and for a remote
+    /// backend also the server, e.g. `llava (remote http://gpu:8000/v1)`.
+    pub fn answered_by(&self) -> String {
+        if self.backend == "local" {
+            self.model.clone()
+        } else {
+            format!("{} ({})", self.model, self.backend)
+        }
+    }
 }
 
 /// Everything the engine reports.
@@ -108,12 +124,20 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts loading the model in the background and returns at once. Requests sent before
-    /// the model is ready are queued and answered when it is.
+    /// Starts loading the model (or connecting to the remote server) in the background and
+    /// returns at once. Requests sent before the model is ready are queued and answered when
+    /// it is.
     pub fn start(options: EngineOptions) -> (Engine, mpsc::UnboundedReceiver<EngineEvent>) {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, event_rx) = mpsc::unbounded_channel();
-        tokio::spawn(worker::run(options, command_rx, events));
+        match options.backend.clone() {
+            Backend::Local => {
+                tokio::spawn(worker::run(options, command_rx, events));
+            }
+            Backend::Remote(remote) => {
+                tokio::spawn(remote::run(remote, command_rx, events));
+            }
+        }
         let engine = Engine {
             commands,
             next_id: AtomicU64::new(1),

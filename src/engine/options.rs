@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use mistralrs::{IsqType, ModelDType};
 
+use super::remote::RemoteOptions;
+
 /// The default model: the article's LLaVA-1.5 7B, in the llava-hf layout.
 pub const DEFAULT_MODEL: &str = "llava-hf/llava-1.5-7b-hf";
 
@@ -65,6 +67,69 @@ impl FromStr for IsqChoice {
     }
 }
 
+/// Who answers: the embedded mistral.rs engine, or an OpenAI-compatible server.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Backend {
+    #[default]
+    Local,
+    Remote(RemoteOptions),
+}
+
+/// How the local model's layers are spread over GPUs (a build with the `cuda` feature).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DeviceMapChoice {
+    /// mistral.rs's default: everything on the first GPU.
+    #[default]
+    Default,
+    /// mistral.rs picks layers per device from free memory.
+    Auto,
+    /// `(ordinal, layers)` pairs: this many layers on each GPU, the rest on the CPU.
+    Layers(Vec<(usize, usize)>),
+}
+
+impl DeviceMapChoice {
+    /// Parses mistral.rs's syntax, `ORD:LAYERS;ORD:LAYERS`, e.g. `0:16;1:16`.
+    pub fn parse_layers(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("'{s}' is not a device-layer map; expected e.g. 0:16;1:16 (GPU ordinal:number of layers)")
+        };
+        let mut layers = Vec::new();
+        for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (ordinal, count) = part.split_once(':').ok_or_else(bad)?;
+            let ordinal = ordinal.trim().parse().map_err(|_| bad())?;
+            let count = count.trim().parse().map_err(|_| bad())?;
+            if layers.iter().any(|&(o, _)| o == ordinal) {
+                return Err(format!("GPU {ordinal} appears twice in '{s}'"));
+            }
+            layers.push((ordinal, count));
+        }
+        if layers.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self::Layers(layers))
+    }
+
+    /// Why this mapping cannot be used here, if it cannot: it needs CUDA and a GPU.
+    pub fn refusal(&self, device: DeviceChoice) -> Option<String> {
+        let flag = match self {
+            Self::Default => return None,
+            Self::Auto => "--device-map auto",
+            Self::Layers(_) => "--device-layers",
+        };
+        if !cfg!(feature = "cuda") {
+            return Some(format!(
+                "{flag} spreads a model over GPUs and needs vchat built with CUDA (cargo install --features cuda); this build runs on the CPU only"
+            ));
+        }
+        if device == DeviceChoice::Cpu {
+            return Some(format!(
+                "{flag} spreads a model over GPUs; it cannot be combined with --cpu"
+            ));
+        }
+        None
+    }
+}
+
 /// Everything needed to load a model.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -77,6 +142,10 @@ pub struct EngineOptions {
     pub offline: bool,
     /// Where vchat may write helper files (its chat template for LLaVA-1.5).
     pub cache_dir: PathBuf,
+    /// The embedded engine (default) or a remote server; the fields above are for the former.
+    pub backend: Backend,
+    /// Multi-GPU layer placement of the local model.
+    pub device_map: DeviceMapChoice,
 }
 
 impl EngineOptions {
@@ -89,6 +158,8 @@ impl EngineOptions {
             isq: IsqChoice::Auto,
             offline: offline_from_env(),
             cache_dir,
+            backend: Backend::Local,
+            device_map: DeviceMapChoice::Default,
         }
     }
 }
@@ -116,5 +187,36 @@ pub(crate) fn resolve_isq(choice: IsqChoice, on_gpu: bool) -> Option<IsqType> {
         IsqChoice::Auto if on_gpu => Some(IsqType::Q8_0),
         IsqChoice::Auto | IsqChoice::None => None,
         IsqChoice::Type(t) => Some(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_layers_parse() {
+        assert_eq!(
+            DeviceMapChoice::parse_layers("0:16;1:16"),
+            Ok(DeviceMapChoice::Layers(vec![(0, 16), (1, 16)]))
+        );
+        assert_eq!(
+            DeviceMapChoice::parse_layers(" 1:8 ; "),
+            Ok(DeviceMapChoice::Layers(vec![(1, 8)]))
+        );
+        for bad in ["", "0", "0:x", "a:1", "0:1;0:2"] {
+            assert!(DeviceMapChoice::parse_layers(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn device_maps_are_refused_without_a_gpu() {
+        let map = DeviceMapChoice::Auto;
+        assert_eq!(DeviceMapChoice::Default.refusal(DeviceChoice::Cpu), None);
+        let refusal = map.refusal(DeviceChoice::Cpu).expect("refused on CPU");
+        assert!(refusal.starts_with("--device-map auto"), "{refusal}");
+        if !cfg!(feature = "cuda") {
+            assert!(map.refusal(DeviceChoice::Best).unwrap().contains("CUDA"));
+        }
     }
 }

@@ -99,7 +99,7 @@ pub async fn run(
 }
 
 /// After a failed load, every request gets the load error.
-async fn refuse_everything(
+pub(crate) async fn refuse_everything(
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: Events,
     message: String,
@@ -289,8 +289,6 @@ fn map_finish(reason: &str) -> FinishReason {
         _ => FinishReason::Stop,
     }
 }
-
-/// A seed for an answer whose settings leave it random.
 
 /// The conversation as the model sees it: chat template applied, tokenized the way a request
 /// is, and decoded back with special tokens kept visible.
