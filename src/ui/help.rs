@@ -45,25 +45,30 @@ pub fn keys_markdown(keymap: &Keymap) -> String {
     out
 }
 
-/// Draws the overlay centred in `area`.
+/// Draws the overlay centred in `area`: one column when it fits the height, else two
+/// (split at a heading), so that every key and command stays visible on a normal terminal.
 pub fn draw(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme) {
     let rows = help_rows(keymap);
-    let key_width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(10) + 2;
-    let lines: Vec<Line> = rows
-        .into_iter()
-        .map(|(key, description)| {
-            if description.is_empty() {
-                Line::styled(key, theme.title)
-            } else {
-                Line::from(vec![
-                    Span::styled(format!("  {key:<key_width$}"), theme.user),
-                    Span::raw(description),
-                ])
-            }
-        })
+    let max_height = usize::from(area.height.saturating_sub(4));
+    let two_columns = rows.len() > max_height && area.width >= 110;
+    let columns: Vec<&[(String, String)]> = if two_columns {
+        let split = split_at_heading(&rows);
+        vec![&rows[..split], &rows[split..]]
+    } else {
+        vec![&rows[..]]
+    };
+    let width = if two_columns {
+        area.width.saturating_sub(4)
+    } else {
+        area.width.saturating_sub(4).min(100)
+    };
+    let column_width = width.saturating_sub(2) / columns.len() as u16;
+    let columns: Vec<Vec<Line>> = columns
+        .iter()
+        .map(|rows| column_lines(rows, column_width, theme))
         .collect();
-    let width = area.width.saturating_sub(4).min(100);
-    let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+    let tallest = columns.iter().map(Vec::len).max().unwrap_or(0);
+    let height = (tallest as u16 + 2).min(area.height.saturating_sub(2));
     let [popup] = Layout::horizontal([Constraint::Length(width)])
         .flex(Flex::Center)
         .areas(area);
@@ -72,5 +77,64 @@ pub fn draw(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme) {
         .areas(popup);
     frame.render_widget(Clear, popup);
     let block = pane(" Help — any key closes ", true, theme);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let areas = Layout::horizontal(vec![Constraint::Fill(1); columns.len()]).split(inner);
+    for (lines, column_area) in columns.into_iter().zip(areas.iter()) {
+        frame.render_widget(Paragraph::new(lines), *column_area);
+    }
+}
+
+/// The index of the heading closest to the middle of `rows`.
+fn split_at_heading(rows: &[(String, String)]) -> usize {
+    let middle = rows.len() / 2;
+    rows.iter()
+        .enumerate()
+        .filter(|(_, (_, description))| description.is_empty())
+        .map(|(i, _)| i)
+        .min_by_key(|&i| i.abs_diff(middle))
+        .unwrap_or(middle)
+}
+
+fn column_lines(rows: &[(String, String)], width: u16, theme: &Theme) -> Vec<Line<'static>> {
+    let key_width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(10)
+        + 2;
+    // Descriptions wrap under themselves (a hanging indent), so nothing is cut off.
+    let text_width = usize::from(width).saturating_sub(key_width + 2).max(12);
+    let mut lines = Vec::new();
+    for (key, description) in rows {
+        if description.is_empty() {
+            lines.push(Line::styled(key.clone(), theme.title));
+            continue;
+        }
+        for (i, part) in word_wrap(description, text_width).into_iter().enumerate() {
+            let key = if i == 0 { key.as_str() } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {key:<key_width$}"), theme.user),
+                Span::raw(part),
+            ]));
+        }
+    }
+    lines
+}
+
+/// Greedy word wrap at `width` characters (a word longer than that gets a line of its own).
+fn word_wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
 }
