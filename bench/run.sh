@@ -11,5 +11,6 @@ echo "bench: building plain mistral.rs 0.8.1 (the baseline)" >&2
 CARGO_TARGET_DIR=target/plain cargo build --quiet --manifest-path bench/plain-mistralrs/Cargo.toml
 cargo run --quiet --example bench -- target/plain/debug/plain-mistralrs "$runs"
 cargo run --quiet --example ui_frames
+cargo run --quiet --example sessions
 cargo build --quiet --bin vchat
 cargo run --quiet --example keys -- target/debug/vchat

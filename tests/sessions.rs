@@ -303,3 +303,39 @@ fn list_and_export_from_the_command_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no saved chat 'nope'"), "{stderr}");
 }
+
+#[test]
+fn a_long_chat_opens_on_its_last_turns_and_is_not_saved_until_the_rest_is_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChatStore::new(dir.path());
+    let mut chat = sample_chat();
+    for i in 0..300 {
+        chat.push_user(format!("question {i}"), None);
+        chat.push_assistant(answer(&format!("answer {i}"), 2, i));
+    }
+    let (file, images) = to_file(&meta("long"), &chat, None);
+    store.save(&file, &images).unwrap();
+
+    let tail = store.load_tail("long", 10).unwrap();
+    assert_eq!(tail.first_turn, file.turns.len() - 10);
+    assert_eq!(tail.file.turns, file.turns[file.turns.len() - 10..]);
+    assert_eq!(tail.file.turn_count, file.turns.len());
+
+    let mut state = vchat::app::State::new(Default::default(), SamplingSettings::default(), None);
+    state.show_loaded_chat(tail);
+    assert!(state.earlier_turns_loading);
+    assert!(state.entries[0].text.contains("reading 595 earlier turns"));
+    assert_eq!(state.entries.last().unwrap().text, "answer 299");
+    // Nothing can change the chat until all of it is in.
+    state.update(vchat::app::Action::Insert("another question".into()));
+    state.update(vchat::app::Action::Submit);
+    assert!(state
+        .input_error
+        .as_deref()
+        .unwrap()
+        .contains("earlier turns"));
+
+    state.show_loaded_chat(store.load("long").unwrap());
+    assert!(!state.earlier_turns_loading);
+    assert_eq!(state.conversation.turns.len(), file.turns.len());
+}

@@ -165,7 +165,7 @@ impl State {
 
     /// Opens saved chat `id` in place of the current one (which is saved already).
     pub(super) fn open_chat(&mut self, id: String) -> Vec<Effect> {
-        if self.is_busy() {
+        if self.is_busy() && !self.earlier_turns_loading {
             self.notify("an answer is running: Esc stops it first", true);
             return vec![];
         }
@@ -178,6 +178,16 @@ impl State {
         self.conversation = to_conversation(&loaded.file, &loaded.images);
         self.chat = meta_of(&loaded.file);
         self.rebuild_entries();
+        self.earlier_turns_loading = loaded.first_turn > 0;
+        if self.earlier_turns_loading {
+            self.entries.insert(
+                0,
+                super::ChatEntry::new(
+                    super::EntryKind::Notice,
+                    &format!("reading {} earlier turns…", loaded.first_turn),
+                ),
+            );
+        }
         for problem in &loaded.problems {
             self.entries.push(super::ChatEntry::new(
                 super::EntryKind::Notice,
@@ -202,6 +212,10 @@ impl State {
     pub(super) fn on_chat_opened(&mut self, result: Result<Box<LoadedChat>, String>) {
         match result {
             Ok(loaded) => self.show_loaded_chat(*loaded),
+            Err(message) if self.earlier_turns_loading => self.notify(
+                format!("{message}; this chat is read-only (not saved) until reopened"),
+                true,
+            ),
             Err(message) => self.notify(message, true),
         }
     }

@@ -121,6 +121,8 @@ pub enum Action {
         chats: Vec<ChatSummary>,
         problems: Vec<String>,
     },
+    /// Open saved chat `id` (all of it), replacing the one on screen.
+    OpenChat(String),
     /// A saved chat was read (asked for by [`Effect::OpenChat`]).
     ChatOpened(Result<Box<LoadedChat>, String>),
     /// Background file work (save, export, rename, delete, copy) reports a line.
@@ -285,6 +287,9 @@ pub struct State {
     pub chat_list: Option<ChatList>,
     /// The "one image per request" note was shown in this chat.
     pub one_image_noted: bool,
+    /// A reopened chat shows its last turns while the earlier ones are read. Until they are
+    /// in, the chat is not saved (that would cut it short) and cannot be changed.
+    pub earlier_turns_loading: bool,
 }
 
 impl State {
@@ -329,6 +334,7 @@ impl State {
             revision: 0,
             chat_list: None,
             one_image_noted: false,
+            earlier_turns_loading: false,
         }
     }
 

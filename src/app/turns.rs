@@ -39,7 +39,7 @@ impl State {
 
     /// Drops the last answer and asks again with the current settings.
     pub(super) fn regenerate(&mut self) -> Vec<Effect> {
-        if self.is_busy() {
+        if self.is_busy() || self.earlier_turns_loading {
             self.notify("an answer is running: Esc stops it first", true);
             return vec![];
         }
@@ -82,7 +82,7 @@ impl State {
     /// Puts user message `number` (1-based; `None` = the last) back in the input for
     /// editing; it and everything after it leave the chat. Sending the input asks again.
     pub(super) fn edit_message(&mut self, number: Option<usize>) -> Vec<Effect> {
-        if self.is_busy() {
+        if self.is_busy() || self.earlier_turns_loading {
             self.input_error = Some("an answer is running: Esc stops it first".into());
             return vec![];
         }

@@ -120,6 +120,7 @@ impl State {
                 self.on_chats_listed(chats, problems);
                 vec![]
             }
+            Action::OpenChat(id) => self.open_chat(id),
             Action::ChatOpened(result) => {
                 self.on_chat_opened(result);
                 vec![]

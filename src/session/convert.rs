@@ -18,7 +18,7 @@ pub struct ChatMeta {
 
 impl ChatMeta {
     /// A new chat, with an id made of the local time and a random suffix, e.g.
-    /// `20261125-0542-3f9a`: sortable, and short enough to type after `vchat export`.
+    /// `20261125-054201-3f9a`: sortable, and short enough to type after `vchat export`.
     pub fn new_chat() -> Self {
         let now = chrono::Local::now();
         let suffix = crate::rng::fresh_seed() & 0xffff;

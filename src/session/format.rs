@@ -1,5 +1,8 @@
-//! The chat file: versioned JSON, one file per chat. Images are not inside: a turn names its
-//! image by content hash, and the image file is stored once beside all chats.
+//! The chat file: versioned JSON Lines, one file per chat. The first line is the chat's header
+//! (id, title, times, system prompt, number of turns), then one line per turn. Listing chats
+//! reads first lines only, and opening a long chat can show its last turns before parsing the
+//! rest. Images are not inside: a turn names its image by content hash, and the image file is
+//! stored once beside all chats.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +13,7 @@ use crate::settings::SamplingSettings;
 /// and is left alone.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// One saved chat.
+/// One saved chat (also the shape of a JSON export).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatFile {
     /// [`FORMAT_VERSION`] when written.
@@ -56,18 +59,116 @@ pub struct ImageRecord {
     pub file: String,
 }
 
-/// What a chat list needs, read without the turns (serde skips them unparsed).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The first line of a chat file: everything but the turns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatSummary {
     pub format: u32,
     pub id: String,
     pub title: String,
+    pub created: i64,
     pub updated: i64,
     pub turn_count: usize,
+    #[serde(default)]
+    pub system_prompt: Option<String>,
 }
 
-/// Just the version, to tell "newer vchat" from "corrupt" when a file does not parse.
+/// Just the version, to tell "newer vchat" from "corrupt" when a header does not parse.
 #[derive(Deserialize)]
-pub(super) struct FormatOnly {
-    pub format: u32,
+struct FormatOnly {
+    format: u32,
+}
+
+/// Why a chat file could not be read (the store adds the path).
+#[derive(Debug, PartialEq)]
+pub enum ParseError {
+    Corrupt(String),
+    Newer(u32),
+}
+
+/// The file's bytes: the header line, then a line per turn.
+pub fn encode(file: &ChatFile) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = serde_json::to_vec(&summary_of(file))?;
+    for turn in &file.turns {
+        out.push(b'\n');
+        // One line each: serde_json escapes newlines inside strings.
+        serde_json::to_writer(&mut out, turn)?;
+    }
+    out.push(b'\n');
+    Ok(out)
+}
+
+fn summary_of(file: &ChatFile) -> ChatSummary {
+    ChatSummary {
+        format: file.format,
+        id: file.id.clone(),
+        title: file.title.clone(),
+        created: file.created,
+        updated: file.updated,
+        turn_count: file.turns.len(),
+        system_prompt: file.system_prompt.clone(),
+    }
+}
+
+/// Reads the header line.
+pub fn decode_summary(bytes: &[u8]) -> Result<ChatSummary, ParseError> {
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    match serde_json::from_slice::<ChatSummary>(first) {
+        Ok(summary) if summary.format > FORMAT_VERSION => Err(ParseError::Newer(summary.format)),
+        Ok(summary) => Ok(summary),
+        Err(e) => match serde_json::from_slice::<FormatOnly>(first) {
+            Ok(only) if only.format > FORMAT_VERSION => Err(ParseError::Newer(only.format)),
+            _ => Err(ParseError::Corrupt(format!("header: {e}"))),
+        },
+    }
+}
+
+/// Reads the whole file, or with `last` only its last `last` turns (then the returned index
+/// says which turn comes first; the earlier ones are left unparsed).
+pub fn decode(bytes: &[u8], last: Option<usize>) -> Result<(ChatFile, usize), ParseError> {
+    let summary = decode_summary(bytes)?;
+    let body = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(&[][..], |i| &bytes[i + 1..]);
+    let lines: Vec<&[u8]> = match last {
+        // From the end: only the lines wanted are looked at.
+        Some(n) => {
+            let mut lines: Vec<&[u8]> = body
+                .trim_ascii_end()
+                .rsplit(|&b| b == b'\n')
+                .take(n)
+                .collect();
+            lines.reverse();
+            lines
+        }
+        None => body.trim_ascii_end().split(|&b| b == b'\n').collect(),
+    };
+    let lines: Vec<&[u8]> = lines.into_iter().filter(|l| !l.is_empty()).collect();
+    let first = summary.turn_count.saturating_sub(lines.len());
+    if last.is_none() && lines.len() != summary.turn_count {
+        return Err(ParseError::Corrupt(format!(
+            "{} turns announced, {} found",
+            summary.turn_count,
+            lines.len()
+        )));
+    }
+    let turns = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_slice::<TurnRecord>(line)
+                .map_err(|e| ParseError::Corrupt(format!("turn {}: {e}", first + i + 1)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let file = ChatFile {
+        format: summary.format,
+        id: summary.id,
+        title: summary.title,
+        created: summary.created,
+        updated: summary.updated,
+        turn_count: summary.turn_count,
+        system_prompt: summary.system_prompt,
+        turns,
+    };
+    Ok((file, first))
 }

@@ -15,3 +15,7 @@ pub use convert::{default_title, meta_of, to_conversation, to_file, ChatMeta};
 pub use export::{export, to_markdown, ExportFormat};
 pub use format::{ChatFile, ChatSummary, ImageRecord, TurnRecord, FORMAT_VERSION};
 pub use store::{ChatStore, LoadedChat, StoreError};
+
+/// Turns read before the first screen of a reopened chat; the earlier ones follow in the
+/// background (a screen shows a few dozen at most).
+pub const FIRST_SCREEN_TURNS: usize = 100;

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::atomic::write_atomic;
-use super::format::{ChatFile, ChatSummary, FormatOnly, FORMAT_VERSION};
+use super::format::{
+    decode, decode_summary, encode, ChatFile, ChatSummary, ParseError, FORMAT_VERSION,
+};
 use crate::conversation::{ChatImage, EncodedImage};
 use crate::media::{decode_image, DecodeLimits};
 
@@ -32,7 +34,10 @@ pub enum StoreError {
 /// read (their turns keep the text; the problem is reported).
 #[derive(Debug, Clone)]
 pub struct LoadedChat {
+    /// With [`ChatStore::load_tail`], only the last turns.
     pub file: ChatFile,
+    /// The index of `file.turns[0]` in the whole chat: 0 when every turn was read.
+    pub first_turn: usize,
     pub images: HashMap<String, ChatImage>,
     pub problems: Vec<String>,
 }
@@ -88,14 +93,25 @@ impl ChatStore {
                 write_atomic(&image_path, &image.bytes).map_err(failed)?;
             }
         }
-        let json = serde_json::to_vec(file).map_err(|e| failed(io::Error::other(e)))?;
-        write_atomic(&path, &json).map_err(failed)
+        let bytes = encode(file).map_err(|e| failed(io::Error::other(e)))?;
+        write_atomic(&path, &bytes).map_err(failed)
     }
 
     /// Reads chat `id` with its images. Nothing on disk is changed, whatever is found.
     pub fn load(&self, id: &str) -> Result<LoadedChat, StoreError> {
+        self.read(id, None)
+    }
+
+    /// Reads the last `turns` turns of chat `id` and their images: enough for a first screen
+    /// of a long chat, whose other turns [`ChatStore::load`] reads afterwards.
+    pub fn load_tail(&self, id: &str, turns: usize) -> Result<LoadedChat, StoreError> {
+        self.read(id, Some(turns))
+    }
+
+    fn read(&self, id: &str, last: Option<usize>) -> Result<LoadedChat, StoreError> {
         let path = self.chat_path(id);
-        let file = read_chat_file(&path, id)?;
+        let bytes = read_bytes(&path, id)?;
+        let (file, first_turn) = decode(&bytes, last).map_err(|e| parse_error(e, &path))?;
         let mut images = HashMap::new();
         let mut problems = Vec::new();
         for record in file.turns.iter().filter_map(|t| match t {
@@ -114,6 +130,7 @@ impl ChatStore {
         }
         Ok(LoadedChat {
             file,
+            first_turn,
             images,
             problems,
         })
@@ -172,7 +189,7 @@ impl ChatStore {
 
     /// Gives chat `id` a new title.
     pub fn rename(&self, id: &str, title: &str) -> Result<(), StoreError> {
-        let mut file = read_chat_file(&self.chat_path(id), id)?;
+        let mut file = self.read(id, None)?.file;
         file.title = title.trim().to_string();
         self.save(&file, &[])
     }
@@ -198,51 +215,30 @@ fn read_bytes(path: &Path, id: &str) -> Result<Vec<u8>, StoreError> {
     })
 }
 
-fn read_chat_file(path: &Path, id: &str) -> Result<ChatFile, StoreError> {
-    let bytes = read_bytes(path, id)?;
-    let file: ChatFile = parse(&bytes, path)?;
-    Ok(file)
-}
-
+/// Reads the first line only: listing many long chats stays cheap.
 fn read_summary(path: &Path, id: &str) -> Result<ChatSummary, StoreError> {
-    let bytes = read_bytes(path, id)?;
-    parse(&bytes, path)
-}
-
-/// Parses a chat file (whole or summary), telling a newer format from a corrupt file.
-fn parse<T: serde::de::DeserializeOwned + HasFormat>(
-    bytes: &[u8],
-    path: &Path,
-) -> Result<T, StoreError> {
-    let newer = |found| StoreError::Newer {
-        path: path.display().to_string(),
-        found,
-    };
-    match serde_json::from_slice::<T>(bytes) {
-        Ok(value) if value.format() > FORMAT_VERSION => Err(newer(value.format())),
-        Ok(value) => Ok(value),
-        Err(e) => match serde_json::from_slice::<FormatOnly>(bytes) {
-            Ok(only) if only.format > FORMAT_VERSION => Err(newer(only.format)),
-            _ => Err(StoreError::Corrupt {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }),
+    use std::io::BufRead;
+    let file = fs::File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => StoreError::NotFound(id.to_string()),
+        _ => StoreError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
         },
-    }
+    })?;
+    let mut first = Vec::new();
+    io::BufReader::new(file)
+        .read_until(b'\n', &mut first)
+        .map_err(|e| StoreError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    decode_summary(&first).map_err(|e| parse_error(e, path))
 }
 
-trait HasFormat {
-    fn format(&self) -> u32;
-}
-
-impl HasFormat for ChatFile {
-    fn format(&self) -> u32 {
-        self.format
-    }
-}
-
-impl HasFormat for ChatSummary {
-    fn format(&self) -> u32 {
-        self.format
+fn parse_error(error: ParseError, path: &Path) -> StoreError {
+    let path = path.display().to_string();
+    match error {
+        ParseError::Corrupt(reason) => StoreError::Corrupt { path, reason },
+        ParseError::Newer(found) => StoreError::Newer { path, found },
     }
 }

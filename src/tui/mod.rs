@@ -69,7 +69,8 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
     let mut state = State::new(start_info(&options), settings, args.system.clone());
     let store = crate::session::ChatStore::open_default();
     if let Some(id) = &args.sessions.resume {
-        // Read before the terminal changes, so that a missing chat is a plain error line.
+        // Read before the terminal changes, so that a missing chat is a plain error line. Only
+        // the last turns: a long chat's first screen does not wait for the whole history.
         state.show_loaded_chat(open_saved_chat(&store, id)?);
     }
     state.keymap = config.keymap.clone();
@@ -91,8 +92,15 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
     // The model loads while the terminal is asked about graphics.
     let mut session = Session::start(state, options, media);
     session.clipboard_to_terminal = true;
-    if !args.sessions.no_save {
+    let resumed_in_part = session.state.earlier_turns_loading;
+    let chat_id = session.state.chat.id.clone();
+    if args.sessions.no_save {
+        session.read_from(store);
+    } else {
         session.save_to(store);
+    }
+    if resumed_in_part {
+        session.dispatch(Action::OpenChat(chat_id));
     }
     // After raw mode (the query restores the mode it found, raw) and before the key reader
     // starts: the query reads the terminal's answer from stdin.
@@ -126,7 +134,7 @@ fn open_saved_chat(
         id => id.to_string(),
     };
     store
-        .load(&id)
+        .load_tail(&id, crate::session::FIRST_SCREEN_TURNS)
         .map_err(|e| Exit::new(Exit::USAGE, e.to_string()))
 }
 

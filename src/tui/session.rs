@@ -72,6 +72,11 @@ impl Session {
         self.store = Some(store);
     }
 
+    /// Lists, opens and exports chats from `store` without saving anything (`--no-save`).
+    pub fn read_from(&mut self, store: ChatStore) {
+        self.store = Some(store);
+    }
+
     /// Saves what is unsaved, the answer in progress included, and waits for the writes:
     /// the last thing before the app ends, whatever ends it.
     pub fn finish(&mut self) {
@@ -88,7 +93,11 @@ impl Session {
             return;
         };
         let state = &self.state;
-        if state.revision == self.saved_revision || state.conversation.turns.is_empty() {
+        if state.revision == self.saved_revision
+            || state.conversation.turns.is_empty()
+            // Only the last turns are in: saving now would cut the chat short.
+            || state.earlier_turns_loading
+        {
             return;
         }
         let streaming = matches!(state.generation, Generation::Running { .. });
