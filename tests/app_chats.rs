@@ -323,3 +323,38 @@ async fn an_animated_gif_attaches_its_first_frame() {
     ask(&mut session, "What colour?").await;
     assert!(errors(&session.state).is_empty());
 }
+
+#[tokio::test]
+async fn a_cut_off_answer_continues_into_the_same_answer() {
+    let mut session = session();
+    session.state.settings.max_new_tokens = 6;
+    until_ready(&mut session).await;
+    ask(&mut session, "Describe the image").await;
+    let first = session.state.entries.last().unwrap().clone();
+    assert_eq!(first.stats.as_ref().unwrap().finish, FinishReason::Length);
+
+    type_and_send(&mut session, "/continue");
+    until_idle(&mut session).await;
+    assert_eq!(
+        session.state.conversation.turns.len(),
+        2,
+        "one answer, longer"
+    );
+    let answers: Vec<_> = session
+        .state
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Assistant)
+        .collect();
+    assert_eq!(answers.len(), 1);
+    let Some(Turn::Assistant(answer)) = session.state.conversation.turns.last() else {
+        panic!("an answer last");
+    };
+    assert!(
+        answer.text.starts_with(&first.text) && answer.text.len() > first.text.len(),
+        "{:?} then {:?}",
+        first.text,
+        answer.text
+    );
+    assert_eq!(answers[0].text, answer.text);
+}

@@ -239,3 +239,20 @@ async fn cached_follow_ups_and_regenerates_equal_a_fresh_prefill() {
         "cached regenerate"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_ending_with_an_answer_leaves_it_open_for_the_model() {
+    let (engine, mut events, _) = ready_engine(tiny_options(tiny_model())).await;
+    let mut conversation = one_question("Describe the image", 0);
+    conversation.push_assistant(AssistantTurn {
+        text: "The image shows".into(),
+        settings: greedy(4),
+        stats: None,
+        answered_by: None,
+    });
+    let prompt = prompt_text(&mut events, engine.render_prompt(&conversation, true)).await;
+    assert_eq!(
+        prompt,
+        "<s> USER: <image>\nDescribe the image ASSISTANT: The image shows"
+    );
+}

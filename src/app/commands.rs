@@ -13,6 +13,8 @@ pub enum Command {
     Set { name: String, value: String },
     /// Ask the last question again (new answer, current settings).
     Regenerate,
+    /// Let the model go on with the last answer (stopped or cut off).
+    Continue,
     /// Put user message N (1-based; none = the last) back in the input; what followed goes.
     Edit(Option<usize>),
     /// Show the conversation text as the model sees it.
@@ -41,6 +43,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "attach an image to the next message (Tab completes paths)",
     ),
     ("/new", "start a new chat (keeps the image and settings)"),
+    (
+        "/continue",
+        "let the model go on with a stopped or cut-off answer",
+    ),
     (
         "/regen",
         "answer the last question again with the current settings",
@@ -95,6 +101,7 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             )),
         },
         "regen" | "regenerate" | "retry" => Ok(Command::Regenerate),
+        "continue" | "cont" => Ok(Command::Continue),
         "edit" if args.is_empty() => Ok(Command::Edit(None)),
         "edit" => args
             .parse()

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::{ChatEntry, Effect, EntryKind, Generation, ModelStatus, State};
-use crate::conversation::{AnswerStats, AssistantTurn, FinishReason};
+use crate::conversation::{AnswerStats, AssistantTurn, Conversation, FinishReason};
 use crate::engine::{EngineEvent, RequestId};
 use crate::text::one_line;
 
@@ -49,6 +49,11 @@ impl State {
 
     pub(super) fn start_generation(&mut self) -> Vec<Effect> {
         self.entries.push(ChatEntry::new(EntryKind::Assistant, ""));
+        self.begin_generation(self.conversation.clone())
+    }
+
+    /// Asks for an answer to `conversation`, streamed into the last chat entry.
+    pub(super) fn begin_generation(&mut self, conversation: Conversation) -> Vec<Effect> {
         self.generation = Generation::Running {
             request: None,
             settings: self.settings.clone(),
@@ -57,7 +62,7 @@ impl State {
         self.generation_started_at = Some(Instant::now());
         self.streamed_tokens = 0;
         vec![Effect::Generate {
-            conversation: self.conversation.clone(),
+            conversation,
             settings: self.settings.clone(),
         }]
     }

@@ -104,6 +104,8 @@ pub enum Action {
     Regenerate,
     /// Start a new chat (as `/new`).
     NewChat,
+    /// Let the model go on with a stopped (or cut-off) last answer.
+    Continue,
     /// Show the conversation text exactly as the model sees it.
     ShowPrompt,
     /// Copy the last answer to the clipboard (OSC 52).

@@ -79,6 +79,58 @@ impl State {
         self.start_generation()
     }
 
+    /// Lets the model go on with the last answer when it was stopped, cut off by the token
+    /// limit, interrupted or broken by an error: the new text joins the old in one answer.
+    pub(super) fn continue_answer(&mut self) -> Vec<Effect> {
+        if self.is_busy() || self.earlier_turns_loading {
+            self.notify("an answer is running: Esc stops it first", true);
+            return vec![];
+        }
+        let supported = matches!(&self.model, ModelStatus::Ready(info)
+            if info.backend == "local" && info.architecture == "LlavaForConditionalGeneration");
+        if !supported {
+            self.notify(
+                "continuing an answer works with LLaVA-1.5 on the local engine (use /regen)",
+                true,
+            );
+            return vec![];
+        }
+        let Some(Turn::Assistant(last)) = self.conversation.turns.last() else {
+            self.notify("no answer to continue", true);
+            return vec![];
+        };
+        if last
+            .stats
+            .as_ref()
+            .is_some_and(|s| s.finish == FinishReason::Stop)
+        {
+            self.notify("the last answer is complete (use /regen for another)", true);
+            return vec![];
+        }
+        if last.text.is_empty() {
+            return self.regenerate();
+        }
+        let Some(Turn::Assistant(partial)) = self.conversation.turns.pop() else {
+            return vec![];
+        };
+        // The answer's entry takes the new text; what vchat said after it goes.
+        while self
+            .entries
+            .last()
+            .is_some_and(|e| e.kind != EntryKind::Assistant)
+        {
+            self.entries.pop();
+        }
+        if let Some(entry) = self.entries.last_mut() {
+            entry.stats = None;
+        }
+        let mut conversation = self.conversation.clone();
+        conversation.push_assistant(partial);
+        self.scroll = 0;
+        self.touch();
+        self.begin_generation(conversation)
+    }
+
     /// Puts user message `number` (1-based; `None` = the last) back in the input for
     /// editing; it and everything after it leave the chat. Sending the input asks again.
     pub(super) fn edit_message(&mut self, number: Option<usize>) -> Vec<Effect> {

@@ -104,6 +104,7 @@ impl State {
             }
             Action::Regenerate => self.regenerate(),
             Action::NewChat => self.run_command(Command::New),
+            Action::Continue => self.continue_answer(),
             Action::ShowPrompt => self.show_prompt(),
             Action::CopyAnswer => self.copy_answer(false),
             Action::ImagePrev => {
@@ -387,6 +388,7 @@ impl State {
                 vec![]
             }
             Command::Regenerate => self.regenerate(),
+            Command::Continue => self.continue_answer(),
             Command::Edit(number) => self.edit_message(number),
             Command::Prompt => self.show_prompt(),
             Command::Copy { code } => self.copy_answer(code),

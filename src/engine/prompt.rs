@@ -14,8 +14,9 @@ use serde_json::Value;
 use crate::conversation::{image_placeholder, Conversation, Turn};
 
 /// vchat's LLaVA-1.5 template: llava-hf's template for string content, where the image
-/// turn's text already starts with `<image>\n`.
-pub const LLAVA15_TEMPLATE: &str = "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': ' }}{% endif %}{{ message['content'] + ' ' }}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}";
+/// turn's text already starts with `<image>\n`. A conversation that ends with an answer (a
+/// stopped answer to continue) ends with that answer's text, left open for the model.
+pub const LLAVA15_TEMPLATE: &str = "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': ' }}{% endif %}{% if loop.last and message['role'] == 'assistant' %}{{ message['content'] }}{% else %}{{ message['content'] + ' ' }}{% endif %}{% endfor %}{% if add_generation_prompt and messages[-1]['role'] != 'assistant' %}{{ 'ASSISTANT:' }}{% endif %}";
 
 /// How prompts are built for a model family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
