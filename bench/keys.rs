@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "stats.rs"]
+mod stats;
+
+use stats::replace_section;
+
 use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
 
 const KEYS: usize = 40;
@@ -129,16 +134,7 @@ fn main() -> Result<(), String> {
         (pct(&streaming, 99.0) - pct(&floor, 99.0)).max(0.0),
     );
     println!("{section}");
-    let path = root.join("BENCHMARKS.md");
-    let mut report = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    if let Some(start) = report.find("\n## Full-screen app: keystrokes") {
-        let end = report[start + 1..]
-            .find("\n## ")
-            .map_or(report.len(), |e| start + 1 + e);
-        report.replace_range(start..end, "");
-    }
-    report.push_str(&section);
-    std::fs::write(&path, report).map_err(|e| e.to_string())
+    replace_section(&section, "\n## Full-screen app: keystrokes")
 }
 
 /// The `p`th percentile (nearest rank) of durations, in milliseconds.

@@ -5,6 +5,11 @@
 
 use std::time::Instant;
 
+#[path = "stats.rs"]
+mod stats;
+
+use stats::{max, median, min, replace_section};
+
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use vchat::app::{Action, ChatEntry, EntryKind, StartInfo, State};
@@ -60,13 +65,7 @@ fn main() -> Result<(), String> {
         if ratio <= GOAL { "yes" } else { "NO" }
     );
     println!("{section}");
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/BENCHMARKS.md");
-    let mut report = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    if let Some(start) = report.find("\n## Full-screen app") {
-        report.truncate(start);
-    }
-    report.push_str(&section);
-    std::fs::write(path, report).map_err(|e| e.to_string())?;
+    replace_section(&section, "\n## Full-screen app: frame cost")?;
     if ratio <= GOAL {
         Ok(())
     } else {
@@ -128,18 +127,4 @@ fn frame_cost(
             .map_err(|e| e.to_string())?;
     }
     Ok(started.elapsed().as_secs_f64() / frames as f64)
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
-}
-
-fn min(values: &[f64]) -> f64 {
-    values.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn max(values: &[f64]) -> f64 {
-    values.iter().copied().fold(0.0, f64::max)
 }

@@ -92,13 +92,7 @@ fn list_chats() -> Result<(), Exit> {
         eprintln!("no saved chats in {}", store.chats_dir().display());
     }
     for chat in chats {
-        let updated = chrono::DateTime::from_timestamp(chat.updated, 0)
-            .map(|t| {
-                t.with_timezone(&chrono::Local)
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string()
-            })
-            .unwrap_or_default();
+        let updated = chat.last_saved();
         println!(
             "{}  {updated}  {:>4} turns  {}",
             chat.id,

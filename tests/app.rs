@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{test_png, tiny_model, tiny_options};
+use common::{test_png, tiny_model, tiny_options, type_and_send, until_idle, until_ready};
 use vchat::app::{Action, EntryKind, Generation, ModelStatus, StartInfo, State};
 use vchat::conversation::FinishReason;
 use vchat::engine::EngineEvent;
@@ -26,27 +26,6 @@ fn greedy() -> SamplingSettings {
         do_sample: false,
         max_new_tokens: 64,
         ..SamplingSettings::default()
-    }
-}
-
-fn type_and_send(session: &mut Session, text: &str) {
-    session.dispatch(Action::Insert(text.into()));
-    session.dispatch(Action::Submit);
-}
-
-/// Runs background work until the answer in progress ends.
-async fn until_idle(session: &mut Session) {
-    while session.state.is_busy() {
-        assert!(session.step().await, "the engine stopped");
-    }
-}
-
-async fn until_ready(session: &mut Session) {
-    while !matches!(session.state.model, ModelStatus::Ready(_)) {
-        assert!(session.step().await, "the engine stopped");
-        if let ModelStatus::Failed(reason) = &session.state.model {
-            panic!("load failed: {reason}");
-        }
     }
 }
 

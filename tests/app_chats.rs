@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{test_png, tiny_model, tiny_options};
-use vchat::app::{Action, EntryKind, ModelStatus, State};
+use common::{test_png, tiny_model, tiny_options, type_and_send, until_idle, until_ready};
+use vchat::app::{Action, EntryKind, State};
 use vchat::conversation::{FinishReason, Turn};
 use vchat::media::MediaOptions;
 use vchat::session::ChatStore;
@@ -24,23 +24,6 @@ fn session() -> Session {
         options,
         MediaOptions::default(),
     )
-}
-
-fn type_and_send(session: &mut Session, text: &str) {
-    session.dispatch(Action::Insert(text.into()));
-    session.dispatch(Action::Submit);
-}
-
-async fn until_idle(session: &mut Session) {
-    while session.state.is_busy() {
-        assert!(session.step().await, "the engine stopped");
-    }
-}
-
-async fn until_ready(session: &mut Session) {
-    while !matches!(session.state.model, ModelStatus::Ready(_)) {
-        assert!(session.step().await, "the engine stopped");
-    }
 }
 
 async fn attach(session: &mut Session, variant: u8) {
@@ -357,4 +340,25 @@ async fn a_cut_off_answer_continues_into_the_same_answer() {
         answer.text
     );
     assert_eq!(answers[0].text, answer.text);
+}
+
+#[tokio::test]
+async fn new_with_an_image_starts_a_new_chat_about_it() {
+    let mut session = session();
+    until_ready(&mut session).await;
+    attach(&mut session, 0).await;
+    ask(&mut session, "What is this?").await;
+    let first_chat = session.state.chat.id.clone();
+    type_and_send(&mut session, &format!("/new {}", test_png(3).display()));
+    assert!(session.state.conversation.turns.is_empty());
+    assert!(
+        session.state.pending_image.is_none(),
+        "the old image is not reused"
+    );
+    while session.state.image_loading.is_some() {
+        assert!(session.step().await);
+    }
+    let pending = session.state.pending_image.as_ref().expect("the new image");
+    assert!(pending.label.contains("pattern-3"));
+    assert_ne!(session.state.chat.id, first_chat);
 }

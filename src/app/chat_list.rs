@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::input::InputEditor;
-use super::{Action, Effect, State};
+use super::{Effect, State};
 use crate::session::{meta_of, to_conversation, ChatSummary, LoadedChat};
 
 /// The open chat list.
@@ -218,11 +218,5 @@ impl State {
             ),
             Err(message) => self.notify(message, true),
         }
-    }
-}
-
-impl From<ListKey> for Action {
-    fn from(key: ListKey) -> Self {
-        Action::ChatListKey(key)
     }
 }

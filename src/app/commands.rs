@@ -5,8 +5,8 @@
 pub enum Command {
     /// Load an image (path or URL) for the next user turn.
     Image(String),
-    /// Start a new chat.
-    New,
+    /// Start a new chat, with a new image if one is named.
+    New(Option<String>),
     /// Set (or, with empty text, clear) the system prompt.
     System(String),
     /// Change a sampling setting.
@@ -42,7 +42,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/image PATH|URL",
         "attach an image to the next message (Tab completes paths)",
     ),
-    ("/new", "start a new chat (keeps the image and settings)"),
+    (
+        "/new [PATH|URL]",
+        "start a new chat (keeps the settings, and the image unless one is named)",
+    ),
     (
         "/continue",
         "let the model go on with a stopped or cut-off answer",
@@ -88,7 +91,7 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
     Some(match name {
         "image" | "img" if args.is_empty() => Err("usage: /image PATH|URL".into()),
         "image" | "img" => Ok(Command::Image(args.to_string())),
-        "new" | "clear" => Ok(Command::New),
+        "new" | "clear" => Ok(Command::New((!args.is_empty()).then(|| args.to_string()))),
         "system" => Ok(Command::System(args.to_string())),
         "set" => match args.split_once(char::is_whitespace) {
             Some((name, value)) => Ok(Command::Set {

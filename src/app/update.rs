@@ -103,7 +103,7 @@ impl State {
                 vec![]
             }
             Action::Regenerate => self.regenerate(),
-            Action::NewChat => self.run_command(Command::New),
+            Action::NewChat => self.run_command(Command::New(None)),
             Action::Continue => self.continue_answer(),
             Action::ShowPrompt => self.show_prompt(),
             Action::CopyAnswer => self.copy_answer(false),
@@ -354,19 +354,30 @@ impl State {
                 self.notify(format!("loading image {source}"), false);
                 vec![Effect::LoadImage(source)]
             }
-            Command::New => {
-                let effects = self.cancel_running();
+            Command::New(image) => {
+                if self.earlier_turns_loading {
+                    self.notify("the chat is still being read: a moment", true);
+                    return vec![];
+                }
+                let mut effects = self.cancel_running();
                 self.generation = Generation::Idle;
                 self.entries.clear();
                 self.conversation.turns.clear();
                 self.scroll = 0;
                 self.streamed_tokens = 0;
                 self.used_tokens = 0;
-                // The image shown stays: the new chat is usually about the same picture.
-                self.pending_image = self.shown_image.clone();
+                // The image shown stays unless another is named: a new chat is often about
+                // the same picture.
+                self.pending_image = match image {
+                    Some(_) => None,
+                    None => self.shown_image.clone(),
+                };
                 self.chat = crate::session::ChatMeta::new_chat();
                 self.one_image_noted = false;
                 self.notify("new chat", false);
+                if let Some(source) = image {
+                    effects.extend(self.run_command(Command::Image(source)));
+                }
                 effects
             }
             Command::System(text) => {

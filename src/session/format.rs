@@ -72,6 +72,19 @@ pub struct ChatSummary {
     pub system_prompt: Option<String>,
 }
 
+impl ChatSummary {
+    /// When the chat was last saved, in local time (`2026-11-25 07:12`), for lists.
+    pub fn last_saved(&self) -> String {
+        chrono::DateTime::from_timestamp(self.updated, 0)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// Just the version, to tell "newer vchat" from "corrupt" when a header does not parse.
 #[derive(Deserialize)]
 struct FormatOnly {

@@ -9,7 +9,7 @@ mod export;
 mod format;
 mod store;
 
-pub use atomic::{write_atomic, write_atomic_with};
+pub use atomic::write_atomic;
 pub use autosave::Autosaver;
 pub use convert::{default_title, meta_of, to_conversation, to_file, ChatMeta};
 pub use export::{export, to_markdown, ExportFormat};

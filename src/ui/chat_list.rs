@@ -36,13 +36,7 @@ pub fn draw(frame: &mut Frame, area: Rect, list: &ChatList, current_id: &str, th
     let rows = usize::from(body.height).saturating_sub(lines.len()).max(1);
     let first = list.selected.saturating_sub(rows - 1);
     for (index, chat) in list.chats.iter().enumerate().skip(first).take(rows) {
-        let updated = chrono::DateTime::from_timestamp(chat.updated, 0)
-            .map(|t| {
-                t.with_timezone(&chrono::Local)
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string()
-            })
-            .unwrap_or_default();
+        let updated = chat.last_saved();
         let marker = if chat.id == current_id { "●" } else { " " };
         let text = format!(
             "{marker} {updated}  {:>5} turns  {}  ({})",

@@ -134,3 +134,26 @@ pub async fn prompt_text(
         }
     }
 }
+
+/// Types `text` in the app's input and presses Enter.
+pub fn type_and_send(session: &mut vchat::tui::Session, text: &str) {
+    session.dispatch(vchat::app::Action::Insert(text.into()));
+    session.dispatch(vchat::app::Action::Submit);
+}
+
+/// Runs the app's background work until the answer in progress ends.
+pub async fn until_idle(session: &mut vchat::tui::Session) {
+    while session.state.is_busy() {
+        assert!(session.step().await, "the engine stopped");
+    }
+}
+
+/// Runs the app's background work until the model is loaded.
+pub async fn until_ready(session: &mut vchat::tui::Session) {
+    while !matches!(session.state.model, vchat::app::ModelStatus::Ready(_)) {
+        assert!(session.step().await, "the engine stopped");
+        if let vchat::app::ModelStatus::Failed(reason) = &session.state.model {
+            panic!("load failed: {reason}");
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Small helpers shared by the benchmark programs: order statistics and BENCHMARKS.md sections.
+#![allow(dead_code)]
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+pub fn min(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+pub fn max(values: &[f64]) -> f64 {
+    values.iter().copied().fold(0.0, f64::max)
+}
+
+/// Replaces the section of BENCHMARKS.md that starts with `heading` (up to the next `## `),
+/// or adds `section` at the end.
+pub fn replace_section(section: &str, heading: &str) -> Result<(), String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/BENCHMARKS.md");
+    let mut report = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    if let Some(start) = report.find(heading) {
+        let end = report[start + 1..]
+            .find("\n## ")
+            .map_or(report.len(), |i| start + 1 + i);
+        report.replace_range(start..end, "");
+    }
+    report.push_str(section);
+    std::fs::write(path, report).map_err(|e| e.to_string())
+}
