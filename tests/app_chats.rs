@@ -362,3 +362,47 @@ async fn new_with_an_image_starts_a_new_chat_about_it() {
     assert!(pending.label.contains("pattern-3"));
     assert_ne!(session.state.chat.id, first_chat);
 }
+
+#[tokio::test]
+async fn a_long_chat_resumed_in_part_is_completed_before_it_is_saved_again() {
+    let data = tempfile::tempdir().unwrap();
+    let store = ChatStore::new(data.path());
+    let mut long = vchat::conversation::Conversation::default();
+    for i in 0..400 {
+        long.push_user(format!("question {i}"), None);
+        long.push_assistant(vchat::conversation::AssistantTurn {
+            text: format!("answer {i}"),
+            settings: SamplingSettings::default(),
+            stats: None,
+            answered_by: None,
+        });
+    }
+    let meta = vchat::session::ChatMeta {
+        id: "long".into(),
+        title: Some("Long".into()),
+        created: 0,
+    };
+    let (file, images) = vchat::session::to_file(&meta, &long, None);
+    store.save(&file, &images).unwrap();
+
+    // What `vchat --resume long` does: the last turns first, then the rest in the background.
+    let mut session = session();
+    session.state.show_loaded_chat(
+        store
+            .load_tail("long", vchat::session::FIRST_SCREEN_TURNS)
+            .unwrap(),
+    );
+    session.save_to(ChatStore::new(data.path()));
+    session.dispatch(Action::OpenChat("long".into()));
+    until_ready(&mut session).await;
+    while session.state.earlier_turns_loading {
+        assert!(session.step().await);
+    }
+    assert_eq!(session.state.conversation.turns.len(), 800);
+
+    ask(&mut session, "One more question").await;
+    session.finish();
+    let saved = store.load("long").unwrap().file;
+    assert_eq!(saved.turns.len(), 802, "nothing of the long chat was cut");
+    assert_eq!(saved.title, "Long");
+}
