@@ -395,10 +395,12 @@ async fn a_server_stopped_mid_answer_leaves_a_marked_partial_answer() {
     assert!(message.contains("127.0.0.1"), "{message}");
     assert!(message.ends_with("(partial answer kept)"), "{message}");
 
-    // The engine stays usable: the next request gets its own one-line error.
+    // The engine stays usable: the next request gets its own one-line error naming the server
+    // (usually "connection refused"; a pooled connection the server closed as it stopped can
+    // fail first, with a different wording).
     let (_, message) = failed(&mut events, engine.generate(&chat, &greedy(4))).await;
     assert_one_line(&message);
-    assert!(message.contains("connection refused"), "{message}");
+    assert!(message.contains("127.0.0.1"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

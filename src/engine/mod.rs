@@ -7,6 +7,7 @@ mod options;
 mod prompt;
 pub mod remote;
 mod sampler;
+mod serve;
 mod worker;
 
 use std::sync::atomic::{AtomicU64, Ordering};

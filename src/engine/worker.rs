@@ -1,7 +1,6 @@
-//! The background task: loads the model, then serves commands. Each generation runs in its own
-//! task so that a cancel is handled at once.
+//! The embedded engine's background task: loads the model, then serves commands (see
+//! [`serve`](super::serve)); how one answer is generated and measured.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,16 +11,15 @@ use tokio::sync::{mpsc, oneshot};
 use super::load::{load, LoadedModel};
 use super::prompt::prepare;
 use super::sampler::VchatSampler;
+use super::serve::{refuse_everything, serve, Backend, Events};
 use super::{Command, EngineEvent, EngineOptions, RequestId};
 use crate::conversation::{decode_rate, AnswerStats, Conversation, FinishReason};
 use crate::settings::SamplingSettings;
 use crate::text::one_line;
 
-type Events = mpsc::UnboundedSender<EngineEvent>;
-
 pub async fn run(
     options: EngineOptions,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<Command>,
     events: Events,
 ) {
     let send = |e: EngineEvent| {
@@ -57,62 +55,27 @@ pub async fn run(
         }
     };
 
-    let mut running: HashMap<RequestId, oneshot::Sender<()>> = HashMap::new();
-    while let Some(command) = commands.recv().await {
-        running.retain(|_, cancel| !cancel.is_closed());
-        match command {
-            Command::Generate {
-                request,
-                conversation,
-                settings,
-            } => {
-                let (cancel_tx, cancel_rx) = oneshot::channel();
-                running.insert(request, cancel_tx);
-                tokio::spawn(generate(
-                    model.clone(),
-                    request,
-                    conversation,
-                    settings,
-                    cancel_rx,
-                    events.clone(),
-                ));
-            }
-            Command::Cancel(request) => {
-                if let Some(cancel) = running.remove(&request) {
-                    let _ = cancel.send(());
-                }
-            }
-            Command::RenderPrompt {
-                request,
-                conversation,
-                add_generation_prompt,
-            } => {
-                let event = match render_prompt(&model, &conversation, add_generation_prompt).await
-                {
-                    Ok(text) => EngineEvent::Prompt { request, text },
-                    Err(message) => EngineEvent::Error { request, message },
-                };
-                send(event);
-            }
-        }
-    }
+    serve(model, commands, events).await;
 }
 
-/// After a failed load, every request gets the load error.
-pub(crate) async fn refuse_everything(
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    events: Events,
-    message: String,
-) {
-    while let Some(command) = commands.recv().await {
-        let request = match command {
-            Command::Generate { request, .. } | Command::RenderPrompt { request, .. } => request,
-            Command::Cancel(_) => continue,
-        };
-        let _ = events.send(EngineEvent::Error {
-            request,
-            message: format!("no model loaded: {message}"),
-        });
+impl Backend for LoadedModel {
+    fn generate(
+        self: Arc<Self>,
+        request: RequestId,
+        conversation: Conversation,
+        settings: SamplingSettings,
+        cancel: oneshot::Receiver<()>,
+        events: Events,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        generate(self, request, conversation, settings, cancel, events)
+    }
+
+    fn render_prompt(
+        &self,
+        conversation: &Conversation,
+        add_generation_prompt: bool,
+    ) -> impl std::future::Future<Output = Result<String, String>> + Send {
+        render_prompt(self, conversation, add_generation_prompt)
     }
 }
 

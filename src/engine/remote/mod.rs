@@ -13,20 +13,20 @@ mod request;
 mod sse;
 mod stream;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use tokio::sync::{mpsc, oneshot};
 
+use super::serve::{refuse_everything, serve, Backend, Events};
 use super::{Command, EngineEvent, ModelInfo, RequestId, DEFAULT_MODEL};
+use crate::conversation::Conversation;
+use crate::settings::SamplingSettings;
 pub use errors::RemoteError;
 pub use options::{
     parse_seconds, ApiKey, RemoteImages, RemoteOptions, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
 };
-
-type Events = mpsc::UnboundedSender<EngineEvent>;
 
 /// Largest error or `/models` body read.
 const MAX_SMALL_BODY: usize = 1024 * 1024;
@@ -221,7 +221,7 @@ async fn resolve_model(server: &Server) -> Result<String, RemoteError> {
 /// gone.
 pub(crate) async fn run(
     options: RemoteOptions,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<Command>,
     events: Events,
 ) {
     let send = |e: EngineEvent| {
@@ -245,7 +245,7 @@ pub(crate) async fn run(
                 request: RequestId::LOAD,
                 message: message.clone(),
             });
-            super::worker::refuse_everything(commands, events, message).await;
+            refuse_everything(commands, events, message).await;
             return;
         }
     };
@@ -264,49 +264,48 @@ pub(crate) async fn run(
         info: model_info(&server, &model),
     });
 
-    let server = Arc::new(server);
-    let model: Arc<str> = model.into();
-    let mut running: HashMap<RequestId, oneshot::Sender<()>> = HashMap::new();
-    while let Some(command) = commands.recv().await {
-        running.retain(|_, cancel| !cancel.is_closed());
-        match command {
-            Command::Generate {
-                request,
-                conversation,
-                settings,
-            } => {
-                let (cancel_tx, cancel_rx) = oneshot::channel();
-                running.insert(request, cancel_tx);
-                tokio::spawn(stream::generate(
-                    server.clone(),
-                    model.clone(),
-                    request,
-                    conversation,
-                    settings,
-                    cancel_rx,
-                    events.clone(),
-                ));
-            }
-            Command::Cancel(request) => {
-                if let Some(cancel) = running.remove(&request) {
-                    let _ = cancel.send(());
-                }
-            }
-            Command::RenderPrompt {
-                request,
-                conversation,
-                ..
-            } => {
-                let event = match request::messages(&conversation, &server.options) {
-                    Ok(messages) => EngineEvent::Prompt {
-                        request,
-                        text: request::prompt_view(&messages),
-                    },
-                    Err(message) => EngineEvent::Error { request, message },
-                };
-                send(event);
-            }
-        }
+    let backend = RemoteBackend {
+        server: Arc::new(server),
+        model: model.into(),
+    };
+    serve(Arc::new(backend), commands, events).await;
+}
+
+/// A connected server and the model asked for.
+struct RemoteBackend {
+    server: Arc<Server>,
+    model: Arc<str>,
+}
+
+impl Backend for RemoteBackend {
+    fn generate(
+        self: Arc<Self>,
+        request: RequestId,
+        conversation: Conversation,
+        settings: SamplingSettings,
+        cancel: oneshot::Receiver<()>,
+        events: Events,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        stream::generate(
+            self.server.clone(),
+            self.model.clone(),
+            request,
+            conversation,
+            settings,
+            cancel,
+            events,
+        )
+    }
+
+    /// The JSON messages exactly as sent, image data elided.
+    fn render_prompt(
+        &self,
+        conversation: &Conversation,
+        _add_generation_prompt: bool,
+    ) -> impl std::future::Future<Output = Result<String, String>> + Send {
+        let view = request::messages(conversation, &self.server.options)
+            .map(|messages| request::prompt_view(&messages));
+        std::future::ready(view)
     }
 }
 
