@@ -12,5 +12,6 @@ CARGO_TARGET_DIR=target/plain cargo build --quiet --manifest-path bench/plain-mi
 cargo run --quiet --example bench -- target/plain/debug/plain-mistralrs "$runs"
 cargo run --quiet --example ui_frames
 cargo run --quiet --example sessions
+cargo run --quiet --example image_path
 cargo build --quiet --bin vchat
 cargo run --quiet --example keys -- target/debug/vchat
