@@ -4,7 +4,7 @@
 //! interleaved (vchat, plain, vchat, plain, …); each figure is a median with its spread. The
 //! table is printed and written to BENCHMARKS.md.
 //!
-//! Usage: bench PLAIN_BINARY RUNS
+//! Usage: bench PLAIN_BINARY RUNS   (PLAIN_BINARY `-`: no baseline, vchat's own ratios only)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,8 +24,9 @@ const MAX_TOKENS: usize = 16;
 async fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     let [_, plain, runs] = &args[..] else {
-        return Err("usage: bench PLAIN_BINARY RUNS".into());
+        return Err("usage: bench PLAIN_BINARY|- RUNS".into());
     };
+    let plain = (plain != "-").then(|| PathBuf::from(plain));
     let runs: usize = runs.parse().map_err(|_| "RUNS must be a number")?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let model = root.join("target/bench-models/llava-1024x8");
@@ -51,19 +52,24 @@ async fn main() -> Result<(), String> {
         first.push(f);
         follow_up.push(u);
         regenerate.push(r);
-        plain_first.push(plain_first_turn(Path::new(plain), &model, &image_path)?);
+        if let Some(plain) = &plain {
+            plain_first.push(plain_first_turn(plain, &model, &image_path)?);
+        }
         eprintln!(
-            "bench: run {}/{runs}: vchat first {:.0} ms, follow-up {:.0} ms, regenerate {:.0} ms; plain mistral.rs first {:.0} ms",
+            "bench: run {}/{runs}: vchat first {:.0} ms, follow-up {:.0} ms, regenerate {:.0} ms{}",
             run + 1,
             ms(f),
             ms(u),
             ms(r),
-            ms(plain_first[run])
+            plain_first
+                .last()
+                .map(|p| format!("; plain mistral.rs first {:.0} ms", ms(*p)))
+                .unwrap_or_default()
         );
     }
 
     let first_m = median(&first);
-    let rows = [
+    let mut rows = vec![
         Row::new(
             "follow-up ÷ first turn (vchat)",
             median(&follow_up) / first_m,
@@ -74,22 +80,21 @@ async fn main() -> Result<(), String> {
             median(&regenerate) / first_m,
             0.10,
         ),
-        Row::new(
+    ];
+    let mut series: Vec<(&str, &Vec<f64>)> = vec![
+        ("vchat first turn", &first),
+        ("vchat follow-up (same image)", &follow_up),
+        ("vchat regenerate", &regenerate),
+    ];
+    if !plain_first.is_empty() {
+        rows.push(Row::new(
             "first turn: vchat ÷ plain mistral.rs 0.8.1",
             first_m / median(&plain_first),
             0.50,
-        ),
-    ];
-    let report = report(
-        &[
-            ("vchat first turn", &first),
-            ("vchat follow-up (same image)", &follow_up),
-            ("vchat regenerate", &regenerate),
-            ("plain mistral.rs 0.8.1 first turn", &plain_first),
-        ],
-        &rows,
-        runs,
-    );
+        ));
+        series.push(("plain mistral.rs 0.8.1 first turn", &plain_first));
+    }
+    let report = report(&series, &rows, runs);
     println!("{report}");
     std::fs::write(root.join("BENCHMARKS.md"), report).map_err(|e| e.to_string())?;
     if rows.iter().all(|r| r.holds()) {
