@@ -99,7 +99,7 @@ fn main() -> Result<(), String> {
 
 /// A 24-megapixel JPEG with detail everywhere (so that it compresses like a photo), made once.
 fn big_jpeg() -> Result<PathBuf, String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-images");
+    let dir = stats::project_root().join("target/bench-images");
     let path = dir.join("24mp.jpg");
     if path.is_file() {
         return Ok(path);

@@ -53,7 +53,7 @@ fn main() -> Result<(), String> {
         .get(2)
         .map_or(Ok(5), |r| r.parse())
         .map_err(|_| "bad RUNS")?;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = stats::project_root();
     let model = root.join("target/bench-models/llava-1024x8");
     if !model.join("model.safetensors").is_file() {
         write_tiny_llava(&model, &TinyLlavaSpec::large()).map_err(|e| e.to_string())?;

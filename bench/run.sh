@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# vchat's benchmarks in one command: writes the benchmark model, then measures vchat's first
+# vchat's benchmarks in one command: writes the benchmark models, then measures vchat's first
 # turn, follow-up and regenerate; vchat against a direct mistral.rs program and the quantization
 # table; the full-screen app's frame cost, opening saved chats, the image path and keystroke
-# latency. Each prints its table and writes its section of BENCHMARKS.md.
+# latency. Each prints its table and writes its section of BENCHMARKS.md; this script adds how
+# long the build and the measuring took.
+# The programs are the crate in bench/ (vchat-bench): building them does not build vchat's
+# dev-dependencies. They share the dev profile (and target/) with the tests, so after
+# `cargo xtask test` only the benchmark programs themselves are built.
 # With --baseline, plain mistral.rs 0.8.1 from crates.io is built too (its own target, about
 # 30 minutes cold) and vchat's first turn is compared with it.
 # Usage: bench/run.sh [RUNS] [--baseline]   (RUNS default 5)
@@ -16,6 +20,9 @@ for arg in "$@"; do
     *) runs="$arg" ;;
   esac
 done
+command -v tmux >/dev/null || { echo "bench: tmux is needed (the keystroke benchmark)" >&2; exit 1; }
+
+started=$(date +%s)
 cargo xtask setup
 plain=-
 if [ "$baseline" = yes ]; then
@@ -23,10 +30,27 @@ if [ "$baseline" = yes ]; then
   CARGO_TARGET_DIR=target/plain cargo build --quiet --manifest-path bench/plain-mistralrs/Cargo.toml
   plain=target/plain/debug/plain-mistralrs
 fi
-cargo build --quiet --bin vchat --examples
-cargo run --quiet --example bench -- "$plain" "$runs"
-cargo run --quiet --example overhead -- target/debug/vchat "$runs"
-cargo run --quiet --example ui_frames
-cargo run --quiet --example sessions
-cargo run --quiet --example image_path
-cargo run --quiet --example keys -- target/debug/vchat
+cargo build --quiet -p vchat -p vchat-bench --bins
+built=$(date +%s)
+
+bin=target/debug
+"$bin/first_turn" "$plain" "$runs"
+"$bin/overhead" "$bin/vchat" "$runs"
+"$bin/ui_frames"
+"$bin/sessions"
+"$bin/image_path"
+"$bin/keys" "$bin/vchat"
+finished=$(date +%s)
+
+minutes() { printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); }
+section="
+## How long this run took
+
+| step | time |
+|---|---|
+| setup and build (\`cargo xtask setup\`, vchat and the benchmark programs) | $(minutes $((built - started))) |
+| measuring (models and images written on the way) | $(minutes $((finished - built))) |
+| in all | $(minutes $((finished - started))) |
+"
+echo "$section"
+echo "$section" >>BENCHMARKS.md

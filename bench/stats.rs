@@ -1,5 +1,15 @@
-//! Small helpers shared by the benchmark programs: order statistics and BENCHMARKS.md sections.
+//! Small helpers shared by the benchmark programs: order statistics, where the project is, and
+//! BENCHMARKS.md sections.
 #![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The project's root (this crate lives in its `bench/` folder): models, images and
+/// BENCHMARKS.md are found from there.
+pub fn project_root() -> PathBuf {
+    let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    bench.parent().unwrap_or(bench).to_path_buf()
+}
 
 pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
@@ -18,7 +28,7 @@ pub fn max(values: &[f64]) -> f64 {
 /// Replaces the section of BENCHMARKS.md that starts with `heading` (up to the next `## `),
 /// or adds `section` at the end.
 pub fn replace_section(section: &str, heading: &str) -> Result<(), String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/BENCHMARKS.md");
+    let path = project_root().join("BENCHMARKS.md");
     let mut report = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
     if let Some(start) = report.find(heading) {
         let end = report[start + 1..]
@@ -27,5 +37,5 @@ pub fn replace_section(section: &str, heading: &str) -> Result<(), String> {
         report.replace_range(start..end, "");
     }
     report.push_str(section);
-    std::fs::write(path, report).map_err(|e| e.to_string())
+    std::fs::write(&path, report).map_err(|e| e.to_string())
 }

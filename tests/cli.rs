@@ -15,6 +15,9 @@ fn vchat(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vchat"))
         .args(args)
         .env("VCHAT_CACHE_DIR", scratch_dir().join("cli-cache"))
+        // The developer's own config.toml (say, `backend = "remote"`) and chats stay out of it.
+        .env("VCHAT_CONFIG_DIR", scratch_dir().join("cli-config"))
+        .env("VCHAT_DATA_DIR", scratch_dir().join("cli-data"))
         .env("HF_HOME", scratch_dir().join("hf-home"))
         .env("HF_HUB_OFFLINE", "1")
         .env_remove("RUST_BACKTRACE")

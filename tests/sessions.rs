@@ -234,6 +234,7 @@ fn vchat(data: &std::path::Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .env("VCHAT_DATA_DIR", data)
         .env("VCHAT_CACHE_DIR", data.join("cache"))
+        .env("VCHAT_CONFIG_DIR", data.join("config"))
         .output()
         .unwrap()
 }

@@ -4,7 +4,7 @@
 //! interleaved (vchat, plain, vchat, plain, …); each figure is a median with its spread. The
 //! table is printed and written to BENCHMARKS.md.
 //!
-//! Usage: bench PLAIN_BINARY RUNS   (PLAIN_BINARY `-`: no baseline, vchat's own ratios only)
+//! Usage: first_turn PLAIN_BINARY RUNS   (PLAIN_BINARY `-`: no baseline, vchat's own ratios only)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,17 +18,20 @@ use vchat::engine::{
 use vchat::settings::SamplingSettings;
 use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
 
+#[path = "stats.rs"]
+mod stats;
+
 const MAX_TOKENS: usize = 16;
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     let [_, plain, runs] = &args[..] else {
-        return Err("usage: bench PLAIN_BINARY|- RUNS".into());
+        return Err("usage: first_turn PLAIN_BINARY|- RUNS".into());
     };
     let plain = (plain != "-").then(|| PathBuf::from(plain));
     let runs: usize = runs.parse().map_err(|_| "RUNS must be a number")?;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = stats::project_root();
     let model = root.join("target/bench-models/llava-1024x8");
     if !model.join("model.safetensors").is_file() {
         eprintln!(
