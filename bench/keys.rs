@@ -8,7 +8,7 @@
 //!
 //! Usage: keys VCHAT_BINARY
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 

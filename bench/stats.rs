@@ -29,7 +29,7 @@ pub fn max(values: &[f64]) -> f64 {
 /// or adds `section` at the end.
 pub fn replace_section(section: &str, heading: &str) -> Result<(), String> {
     let path = project_root().join("BENCHMARKS.md");
-    let mut report = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let mut report = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
     if let Some(start) = report.find(heading) {
         let end = report[start + 1..]
             .find("\n## ")

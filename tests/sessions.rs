@@ -335,6 +335,11 @@ fn a_long_chat_opens_on_its_last_turns_and_is_not_saved_until_the_rest_is_in() {
         .as_deref()
         .unwrap()
         .contains("earlier turns"));
+    // Regenerating would drop the last answer: refused too, and for the right reason.
+    state.update(vchat::app::Action::Regenerate);
+    let notice = state.notice.as_ref().unwrap();
+    assert!(notice.text.contains("earlier turns"), "{}", notice.text);
+    assert_eq!(state.conversation.turns.len(), 10);
 
     state.show_loaded_chat(store.load("long").unwrap());
     assert!(!state.earlier_turns_loading);

@@ -10,14 +10,8 @@ use crate::text::one_line;
 
 impl State {
     pub(super) fn send_message(&mut self) -> Vec<Effect> {
-        if self.earlier_turns_loading {
-            self.input_error =
-                Some("the chat's earlier turns are still being read: a moment".into());
-            return vec![];
-        }
-        if self.is_busy() {
-            self.input_error =
-                Some("an answer is still running: wait, or press Esc to stop it".into());
+        if let Some(why) = self.why_turns_are_locked() {
+            self.input_error = Some(why.into());
             return vec![];
         }
         let text = self.input.take();

@@ -359,6 +359,18 @@ impl State {
         self.generation != Generation::Idle
     }
 
+    /// Why the chat's turns cannot change right now, if they cannot: an answer is running, or
+    /// a resumed chat's earlier turns are still being read (changing it then would lose them).
+    fn why_turns_are_locked(&self) -> Option<&'static str> {
+        if self.earlier_turns_loading {
+            Some("the chat's earlier turns are still being read: a moment")
+        } else if self.is_busy() {
+            Some("an answer is running: Esc stops it first")
+        } else {
+            None
+        }
+    }
+
     /// Approximate context used: tokens of every finished answer plus the running one, plus
     /// user text at about four characters a token. Kept as a running count so that a frame
     /// does not walk the whole history.

@@ -39,8 +39,8 @@ impl State {
 
     /// Drops the last answer and asks again with the current settings.
     pub(super) fn regenerate(&mut self) -> Vec<Effect> {
-        if self.is_busy() || self.earlier_turns_loading {
-            self.notify("an answer is running: Esc stops it first", true);
+        if let Some(why) = self.why_turns_are_locked() {
+            self.notify(why, true);
             return vec![];
         }
         match self.conversation.turns.last() {
@@ -82,8 +82,8 @@ impl State {
     /// Lets the model go on with the last answer when it was stopped, cut off by the token
     /// limit, interrupted or broken by an error: the new text joins the old in one answer.
     pub(super) fn continue_answer(&mut self) -> Vec<Effect> {
-        if self.is_busy() || self.earlier_turns_loading {
-            self.notify("an answer is running: Esc stops it first", true);
+        if let Some(why) = self.why_turns_are_locked() {
+            self.notify(why, true);
             return vec![];
         }
         let supported = matches!(&self.model, ModelStatus::Ready(info)
@@ -134,8 +134,8 @@ impl State {
     /// Puts user message `number` (1-based; `None` = the last) back in the input for
     /// editing; it and everything after it leave the chat. Sending the input asks again.
     pub(super) fn edit_message(&mut self, number: Option<usize>) -> Vec<Effect> {
-        if self.is_busy() || self.earlier_turns_loading {
-            self.input_error = Some("an answer is running: Esc stops it first".into());
+        if let Some(why) = self.why_turns_are_locked() {
+            self.input_error = Some(why.into());
             return vec![];
         }
         let users: Vec<usize> = self

@@ -356,7 +356,10 @@ impl State {
             }
             Command::New(image) => {
                 if self.earlier_turns_loading {
-                    self.notify("the chat is still being read: a moment", true);
+                    self.notify(
+                        "the chat's earlier turns are still being read: a moment",
+                        true,
+                    );
                     return vec![];
                 }
                 let mut effects = self.cancel_running();
