@@ -9,10 +9,10 @@
 # `cargo xtask test` only the benchmark programs themselves are built.
 # With --baseline, plain mistral.rs 0.8.1 from crates.io is built too (its own target, about
 # 30 minutes cold) and vchat's first turn is compared with it.
-# Usage: bench/run.sh [RUNS] [--baseline]   (RUNS default 5)
+# Usage: bench/run.sh [RUNS] [--baseline]   (RUNS: interleaved runs per figure, default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=5
+runs=3
 baseline=no
 for arg in "$@"; do
   case "$arg" in
@@ -33,24 +33,35 @@ fi
 cargo build --quiet -p vchat -p vchat-bench --bins
 built=$(date +%s)
 
+minutes() { printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); }
+timings="| setup and build (\`cargo xtask setup\`, vchat and the benchmark programs) | $(minutes $((built - started))) |
+"
+# step NAME COMMAND…: runs one benchmark program and notes how long it took.
+step() {
+  local name=$1 began
+  shift
+  began=$(date +%s)
+  "$@"
+  timings+="| $name | $(minutes $(($(date +%s) - began))) |
+"
+}
 bin=target/debug
-"$bin/first_turn" "$plain" "$runs"
-"$bin/overhead" "$bin/vchat" "$runs"
-"$bin/ui_frames"
-"$bin/sessions"
-"$bin/image_path"
-"$bin/keys" "$bin/vchat"
+step "first turn, follow-up, regenerate ($runs runs)" "$bin/first_turn" "$plain" "$runs"
+step "engine overhead ($runs runs) and quantization" "$bin/overhead" "$bin/vchat" "$runs"
+step "frame cost" "$bin/ui_frames"
+step "saved chats" "$bin/sessions"
+step "image path" "$bin/image_path"
+step "keystrokes in tmux" "$bin/keys" "$bin/vchat"
 finished=$(date +%s)
 
-minutes() { printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); }
 section="
 ## How long this run took
 
+Models and images are written on the way (they count in the step that needs them first).
+
 | step | time |
 |---|---|
-| setup and build (\`cargo xtask setup\`, vchat and the benchmark programs) | $(minutes $((built - started))) |
-| measuring (models and images written on the way) | $(minutes $((finished - built))) |
-| in all | $(minutes $((finished - started))) |
+$timings| in all | $(minutes $((finished - started))) |
 "
 echo "$section"
 echo "$section" >>BENCHMARKS.md
