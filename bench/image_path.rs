@@ -18,7 +18,7 @@ mod stats;
 use ratatui::layout::Size;
 use ratatui_image::picker::Picker;
 use ratatui_image::Resize;
-use stats::{max, median, min, replace_section};
+use stats::{median, replace_section, spread};
 use vchat::media::{load_image, MediaOptions};
 
 const RUNS: usize = 5;
@@ -68,14 +68,7 @@ fn main() -> Result<(), String> {
     }
     let vchat: Vec<f64> = to_model.iter().zip(&to_pane).map(|(a, b)| a + b).collect();
     let ratio = median(&vchat) / median(&viuer);
-    let row = |name: &str, v: &[f64]| {
-        format!(
-            "| {name} | {:.0} ms ({:.0} – {:.0}) |\n",
-            median(v) * 1e3,
-            min(v) * 1e3,
-            max(v) * 1e3
-        )
-    };
+    let row = |name: &str, v: &[f64]| format!("| {name} | {} ms |\n", spread(v, 1e3, 0));
     let section = format!(
         "\n## Image path: a 24-megapixel JPEG\n\n\
          A {WIDTH} × {HEIGHT} JPEG, {RUNS} interleaved runs, median (spread). vchat: read, decode \

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 #[path = "stats.rs"]
 mod stats;
 
-use stats::{max, median, min, replace_section};
+use stats::{median, replace_section, spread};
 use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
 
 const PROMPT: &str = "Describe the image";
@@ -97,14 +97,6 @@ fn main() -> Result<(), String> {
     }
 
     let pick = |v: &[Run], f: fn(&Run) -> f64| v.iter().map(f).collect::<Vec<f64>>();
-    let cell = |v: &[f64], scale: f64, digits: usize| {
-        format!(
-            "{:.digits$} ({:.digits$} – {:.digits$})",
-            median(v) * scale,
-            min(v) * scale,
-            max(v) * scale
-        )
-    };
     let (our_ttft, their_ttft) = (
         pick(&ours, |r| r.first_token),
         pick(&theirs, |r| r.first_token),
@@ -136,12 +128,12 @@ fn main() -> Result<(), String> {
          | decode tokens/s | {tps_ratio:.3} | ≥ 0.98 | {} |\n\
          | time to first token | {ttft_ratio:.3} | ≤ 1.05 | {} |\n\
          | peak RSS | {rss_ratio:.3} | ≤ 1.10 | {} |\n",
-        cell(&our_ttft, 1.0, 2),
-        cell(&our_tps, 1.0, 1),
-        cell(&our_rss, 1.0, 0),
-        cell(&their_ttft, 1.0, 2),
-        cell(&their_tps, 1.0, 1),
-        cell(&their_rss, 1.0, 0),
+        spread(&our_ttft, 1.0, 2),
+        spread(&our_tps, 1.0, 1),
+        spread(&our_rss, 1.0, 0),
+        spread(&their_ttft, 1.0, 2),
+        spread(&their_tps, 1.0, 1),
+        spread(&their_rss, 1.0, 0),
         holds(tps_ratio >= 0.98),
         holds(ttft_ratio <= 1.05),
         holds(rss_ratio <= 1.10),

@@ -25,6 +25,17 @@ pub fn max(values: &[f64]) -> f64 {
     values.iter().copied().fold(0.0, f64::max)
 }
 
+/// A table cell: the median and, in brackets, the spread (min – max), each times `scale`
+/// (1e3 for seconds shown as ms) with `digits` decimals.
+pub fn spread(values: &[f64], scale: f64, digits: usize) -> String {
+    format!(
+        "{:.digits$} ({:.digits$} – {:.digits$})",
+        median(values) * scale,
+        min(values) * scale,
+        max(values) * scale
+    )
+}
+
 /// Replaces the section of BENCHMARKS.md that starts with `heading` (up to the next `## `),
 /// or adds `section` at the end.
 pub fn replace_section(section: &str, heading: &str) -> Result<(), String> {
