@@ -100,6 +100,14 @@ fn a_saved_chat_loads_back_identical_with_each_image_stored_once() {
             _ => panic!("turns out of order"),
         }
     }
+
+    // Renaming rewrites the title only: the turns stay, the images still load.
+    store.rename("c1", "  Squares ").unwrap();
+    let renamed = store.load("c1").unwrap();
+    assert_eq!(renamed.file.title, "Squares");
+    assert_eq!(renamed.file.turns, file.turns);
+    assert_eq!(renamed.images.len(), 2);
+    assert!(renamed.problems.is_empty(), "{:?}", renamed.problems);
 }
 
 #[test]

@@ -109,9 +109,7 @@ impl ChatStore {
     }
 
     fn read(&self, id: &str, last: Option<usize>) -> Result<LoadedChat, StoreError> {
-        let path = self.chat_path(id);
-        let bytes = read_bytes(&path, id)?;
-        let (file, first_turn) = decode(&bytes, last).map_err(|e| parse_error(e, &path))?;
+        let (file, first_turn) = self.read_file(id, last)?;
         let mut images = HashMap::new();
         let mut problems = Vec::new();
         for record in file.turns.iter().filter_map(|t| match t {
@@ -187,9 +185,16 @@ impl ChatStore {
         })
     }
 
-    /// Gives chat `id` a new title.
+    /// The chat file alone (the turns, with `last` only the last ones), images not read.
+    fn read_file(&self, id: &str, last: Option<usize>) -> Result<(ChatFile, usize), StoreError> {
+        let path = self.chat_path(id);
+        let bytes = read_bytes(&path, id)?;
+        decode(&bytes, last).map_err(|e| parse_error(e, &path))
+    }
+
+    /// Gives chat `id` a new title (its images are neither read nor written again).
     pub fn rename(&self, id: &str, title: &str) -> Result<(), StoreError> {
-        let mut file = self.read(id, None)?.file;
+        let (mut file, _) = self.read_file(id, None)?;
         file.title = title.trim().to_string();
         self.save(&file, &[])
     }
