@@ -86,8 +86,10 @@ pub fn allowed_range(name: &str) -> Option<&'static str> {
 }
 
 impl SamplingSettings {
-    /// Sets one setting from text, as typed by the user. The name may use `-` or `_`.
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), SettingError> {
+    /// Sets one setting from text, as typed by the user, and returns its canonical name. The
+    /// name may use `-` or `_`, and the names of transformers and Ollama are understood too
+    /// (`max_new_tokens`, `do_sample`, `num_predict`, `repeat_penalty`).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<&'static str, SettingError> {
         let canonical =
             canonical_name(name).ok_or_else(|| SettingError::UnknownName(name.into()))?;
         let value = value.trim();
@@ -129,7 +131,7 @@ impl SamplingSettings {
             }
             _ => unreachable!("canonical_name only returns known names"),
         }
-        Ok(())
+        Ok(canonical)
     }
 
     /// The value of a setting as text, in the form [`SamplingSettings::set`] accepts.
@@ -179,9 +181,11 @@ impl SamplingSettings {
 fn canonical_name(name: &str) -> Option<&'static str> {
     let normalised = name.trim().to_ascii_lowercase().replace('-', "_");
     let alias = match normalised.as_str() {
-        "max_new_tokens" => "max_tokens",
+        // transformers' names (the article's) and Ollama's.
+        "max_new_tokens" | "num_predict" => "max_tokens",
         "do_sample" => "sampling",
         "temp" => "temperature",
+        "repeat_penalty" => "repetition_penalty",
         other => other,
     };
     SETTING_NAMES.iter().copied().find(|n| *n == alias)
@@ -228,6 +232,14 @@ mod tests {
         s.set("seed", "7").unwrap();
         assert_eq!(s.max_new_tokens, 16);
         assert!(s.is_greedy());
+        assert_eq!(
+            s.set("num_predict", "32"),
+            Ok("max_tokens"),
+            "Ollama's name"
+        );
+        assert_eq!(s.max_new_tokens, 32);
+        assert_eq!(s.set("repeat_penalty", "1.1"), Ok("repetition_penalty"));
+        assert_eq!(s.repetition_penalty, 1.1);
         assert_eq!(s.get("seed").as_deref(), Some("7"));
         assert!(matches!(
             s.set("nope", "1"),

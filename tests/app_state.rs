@@ -1,6 +1,7 @@
 //! The app's state machine on its own (no engine, no terminal): what keys and commands do.
 
 use vchat::app::{Action, Effect, EntryKind, Focus, Generation, StartInfo, State};
+use vchat::conversation::AssistantTurn;
 use vchat::engine::RequestId;
 use vchat::settings::SamplingSettings;
 
@@ -159,4 +160,55 @@ fn a_change_in_the_settings_panel_goes_with_the_next_request() {
         }
         other => panic!("expected a request, got {other:?}"),
     }
+}
+
+#[test]
+fn ollama_set_forms_change_the_settings_and_name_them_as_vchat_does() {
+    let mut s = state();
+    send(&mut s, "/set parameter temperature 0.7");
+    assert_eq!(s.settings.temperature, 0.7);
+    assert_eq!(s.notice.as_ref().unwrap().text, "temperature = 0.7");
+    send(&mut s, "/set num_predict 64");
+    assert_eq!(s.settings.max_new_tokens, 64);
+    assert_eq!(s.notice.as_ref().unwrap().text, "max_tokens = 64");
+    send(&mut s, "/set system Be brief.");
+    assert_eq!(s.conversation.system_prompt.as_deref(), Some("Be brief."));
+}
+
+#[test]
+fn copy_takes_the_answer_asked_for() {
+    let mut s = state();
+    let answers = ["first answer\n```\nlet one = 1;\n```\n", "second answer"];
+    for (n, text) in answers.iter().enumerate() {
+        s.conversation.push_user(format!("question {n}"), None);
+        s.conversation.push_assistant(AssistantTurn {
+            text: text.to_string(),
+            settings: SamplingSettings::default(),
+            stats: None,
+            answered_by: None,
+        });
+    }
+    let copied = |effects: Vec<Effect>| match &effects[..] {
+        [Effect::Copy(text)] => Some(text.clone()),
+        _ => None,
+    };
+    assert_eq!(
+        copied(send(&mut s, "/copy")).as_deref(),
+        Some("second answer")
+    );
+    assert_eq!(
+        copied(send(&mut s, "/copy 1")),
+        Some(answers[0].to_string())
+    );
+    assert_eq!(
+        copied(send(&mut s, "/copy 1 code")).as_deref(),
+        Some("let one = 1;")
+    );
+    assert_eq!(copied(send(&mut s, "/copy 3")), None);
+    assert_eq!(
+        s.notice.as_ref().unwrap().text,
+        "there is no answer 3 (answers so far: 2)"
+    );
+    assert_eq!(copied(send(&mut s, "/copy code")), None, "no code block");
+    assert!(s.notice.as_ref().unwrap().is_error);
 }

@@ -19,8 +19,8 @@ pub enum Command {
     Edit(Option<usize>),
     /// Show the conversation text as the model sees it.
     Prompt,
-    /// Copy the last answer, or its last code block.
-    Copy { code: bool },
+    /// Copy an answer (N counts from 1; none = the last), or its last code block.
+    Copy { answer: Option<usize>, code: bool },
     /// Open the list of saved chats.
     Chats,
     /// Rename the current chat.
@@ -63,8 +63,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "show the conversation text exactly as the model sees it",
     ),
     (
-        "/copy [code]",
-        "copy the last answer (or its last code block)",
+        "/copy [N] [code]",
+        "copy the last (or N-th) answer, or its last code block",
     ),
     ("/chats", "list saved chats: open, rename, delete"),
     ("/rename TITLE", "rename this chat"),
@@ -93,16 +93,7 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
         "image" | "img" => Ok(Command::Image(args.to_string())),
         "new" | "clear" => Ok(Command::New((!args.is_empty()).then(|| args.to_string()))),
         "system" => Ok(Command::System(args.to_string())),
-        "set" => match args.split_once(char::is_whitespace) {
-            Some((name, value)) => Ok(Command::Set {
-                name: name.to_string(),
-                value: value.trim().to_string(),
-            }),
-            None => Err(format!(
-                "usage: /set NAME VALUE (names: {})",
-                crate::settings::SETTING_NAMES.join(", ")
-            )),
-        },
+        "set" => parse_set(args),
         "regen" | "regenerate" | "retry" => Ok(Command::Regenerate),
         "continue" | "cont" => Ok(Command::Continue),
         "edit" if args.is_empty() => Ok(Command::Edit(None)),
@@ -111,11 +102,7 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             .map(|n| Command::Edit(Some(n)))
             .map_err(|_| "usage: /edit [N] (N counts your messages from 1)".to_string()),
         "prompt" => Ok(Command::Prompt),
-        "copy" => match args {
-            "" => Ok(Command::Copy { code: false }),
-            "code" => Ok(Command::Copy { code: true }),
-            _ => Err("usage: /copy [code]".into()),
-        },
+        "copy" => parse_copy(args),
         "chats" | "list" => Ok(Command::Chats),
         "rename" if args.is_empty() => Err("usage: /rename TITLE".into()),
         "rename" => Ok(Command::Rename(args.to_string())),
@@ -127,6 +114,45 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             crate::text::one_line(other)
         )),
     })
+}
+
+/// `/set NAME VALUE`. Ollama's forms work too: `/set parameter NAME VALUE` and
+/// `/set system TEXT`, so that its users' habits carry over.
+fn parse_set(args: &str) -> Result<Command, String> {
+    let (name, value) = args
+        .split_once(char::is_whitespace)
+        .map_or((args, ""), |(name, value)| (name, value.trim()));
+    match name {
+        "system" => Ok(Command::System(value.to_string())),
+        "parameter" if !value.is_empty() => parse_set(value),
+        _ if name.is_empty() || value.is_empty() || name == "parameter" => Err(format!(
+            "usage: /set NAME VALUE (names: {})",
+            crate::settings::SETTING_NAMES.join(", ")
+        )),
+        _ => Ok(Command::Set {
+            name: name.to_string(),
+            value: value.to_string(),
+        }),
+    }
+}
+
+/// `/copy [N] [code]`: N counts the answers from 1 (none: the last), `code` takes the answer's
+/// last code block; the two may come in either order.
+fn parse_copy(args: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: /copy [N] [code] (N counts the answers from 1)";
+    let mut answer = None;
+    let mut code = false;
+    for word in args.split_whitespace() {
+        match word {
+            "code" if !code => code = true,
+            _ if answer.is_none() => match word.parse::<usize>() {
+                Ok(n) if n >= 1 => answer = Some(n),
+                _ => return Err(USAGE.into()),
+            },
+            _ => return Err(USAGE.into()),
+        }
+    }
+    Ok(Command::Copy { answer, code })
 }
 
 fn parse_export(args: &str) -> Result<Command, String> {
@@ -164,5 +190,36 @@ mod tests {
         );
         assert!(matches!(parse("/frob"), Some(Err(_))));
         assert!(matches!(parse("/set x"), Some(Err(_))));
+    }
+
+    #[test]
+    fn ollama_set_forms_are_understood() {
+        assert_eq!(
+            parse("/set parameter temperature 0.7"),
+            Some(Ok(Command::Set {
+                name: "temperature".into(),
+                value: "0.7".into()
+            }))
+        );
+        assert_eq!(
+            parse("/set system Answer in French."),
+            Some(Ok(Command::System("Answer in French.".into())))
+        );
+        assert_eq!(parse("/set system"), Some(Ok(Command::System("".into()))));
+        assert!(matches!(parse("/set parameter"), Some(Err(_))));
+        assert!(matches!(parse("/set parameter top_k"), Some(Err(_))));
+    }
+
+    #[test]
+    fn copy_takes_an_answer_number_and_code_in_either_order() {
+        let copy = |answer, code| Some(Ok(Command::Copy { answer, code }));
+        assert_eq!(parse("/copy"), copy(None, false));
+        assert_eq!(parse("/copy code"), copy(None, true));
+        assert_eq!(parse("/copy 2"), copy(Some(2), false));
+        assert_eq!(parse("/copy 2 code"), copy(Some(2), true));
+        assert_eq!(parse("/copy code 3"), copy(Some(3), true));
+        for bad in ["/copy 0", "/copy x", "/copy 1 2", "/copy code code"] {
+            assert!(matches!(parse(bad), Some(Err(_))), "{bad}");
+        }
     }
 }

@@ -217,20 +217,36 @@ impl State {
         self.scroll = 0;
     }
 
-    /// Copies the last answer (or, with `code`, its last code block).
-    pub(super) fn copy_answer(&mut self, code: bool) -> Vec<Effect> {
-        let Some(answer) = self.conversation.turns.iter().rev().find_map(|t| match t {
-            Turn::Assistant(a) => Some(a.text.clone()),
-            _ => None,
-        }) else {
-            self.notify("no answer to copy yet", true);
+    /// Copies answer `number` (1-based; none = the last), or with `code` its last code block.
+    pub(super) fn copy_answer(&mut self, number: Option<usize>, code: bool) -> Vec<Effect> {
+        let answers: Vec<&str> = self
+            .conversation
+            .turns
+            .iter()
+            .filter_map(|t| match t {
+                Turn::Assistant(a) => Some(a.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        let chosen = match number {
+            None => answers.last(),
+            Some(n) => answers.get(n.wrapping_sub(1)),
+        };
+        let Some(answer) = chosen.map(|a| a.to_string()) else {
+            let problem = match number {
+                Some(n) if !answers.is_empty() => {
+                    format!("there is no answer {n} (answers so far: {})", answers.len())
+                }
+                _ => "no answer to copy yet".to_string(),
+            };
+            self.notify(problem, true);
             return vec![];
         };
         let text = if code {
             match last_code_block(&answer) {
                 Some(block) => block,
                 None => {
-                    self.notify("the last answer has no code block", true);
+                    self.notify("that answer has no code block", true);
                     return vec![];
                 }
             }

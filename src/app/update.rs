@@ -106,7 +106,7 @@ impl State {
             Action::NewChat => self.run_command(Command::New(None)),
             Action::Continue => self.continue_answer(),
             Action::ShowPrompt => self.show_prompt(),
-            Action::CopyAnswer => self.copy_answer(false),
+            Action::CopyAnswer => self.copy_answer(None, false),
             Action::ImagePrev => {
                 self.flip_image(-1);
                 vec![]
@@ -332,7 +332,7 @@ impl State {
             return true;
         }
         match self.settings.set(name, value) {
-            Ok(()) => {
+            Ok(_) => {
                 self.panel.error = None;
                 self.notify(
                     format!("{name} = {}", self.settings.get(name).unwrap_or_default()),
@@ -388,12 +388,11 @@ impl State {
                 vec![]
             }
             Command::Set { name, value } => {
-                let canonical = name.replace('-', "_");
                 match self.settings.set(&name, &value) {
-                    Ok(()) => self.notify(
+                    Ok(canonical) => self.notify(
                         format!(
                             "{canonical} = {}",
-                            self.settings.get(&name).unwrap_or_default()
+                            self.settings.get(canonical).unwrap_or_default()
                         ),
                         false,
                     ),
@@ -405,7 +404,7 @@ impl State {
             Command::Continue => self.continue_answer(),
             Command::Edit(number) => self.edit_message(number),
             Command::Prompt => self.show_prompt(),
-            Command::Copy { code } => self.copy_answer(code),
+            Command::Copy { answer, code } => self.copy_answer(answer, code),
             Command::Chats => self.open_chat_list(),
             Command::Rename(title) => {
                 self.chat.title = Some(one_line(&title));
