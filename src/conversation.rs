@@ -195,6 +195,22 @@ impl Conversation {
             .rposition(|t| matches!(t, Turn::User(UserTurn { image: Some(_), .. })))
     }
 
+    /// Number of user turns: `/edit N` counts them from 1.
+    pub fn user_turn_count(&self) -> usize {
+        self.turns
+            .iter()
+            .filter(|t| matches!(t, Turn::User(_)))
+            .count()
+    }
+
+    /// Number of answers: `/copy N` counts them from 1.
+    pub fn answer_count(&self) -> usize {
+        self.turns
+            .iter()
+            .filter(|t| matches!(t, Turn::Assistant(_)))
+            .count()
+    }
+
     /// Number of images in the chat.
     pub fn image_count(&self) -> usize {
         self.turns

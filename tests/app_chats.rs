@@ -42,6 +42,17 @@ async fn ask(session: &mut Session, text: &str) {
     until_idle(session).await;
 }
 
+/// The numbers the chat pane shows on your messages and the answers (those /edit N and
+/// /copy N take), in order.
+fn numbers(state: &State) -> Vec<Option<usize>> {
+    state
+        .entries
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::User | EntryKind::Assistant))
+        .map(|e| e.number)
+        .collect()
+}
+
 fn errors(state: &State) -> Vec<String> {
     state
         .entries
@@ -179,6 +190,11 @@ async fn regenerate_replaces_the_last_answer_using_the_current_settings() {
         1
     );
     let again = session.state.entries.last().unwrap();
+    assert_eq!(
+        again.number,
+        Some(1),
+        "the new answer takes the old one's number"
+    );
     assert!(
         again.stats.as_ref().unwrap().tokens <= 2,
         "{:?}",
@@ -197,6 +213,10 @@ async fn edit_puts_an_earlier_message_back_and_resends_it() {
     ask(&mut session, "First question").await;
     ask(&mut session, "Second question").await;
     assert_eq!(session.state.conversation.turns.len(), 4);
+    assert_eq!(
+        numbers(&session.state),
+        [Some(1), Some(1), Some(2), Some(2)]
+    );
 
     type_and_send(&mut session, "/edit 1");
     assert_eq!(session.state.input.text(), "First question");
@@ -214,6 +234,11 @@ async fn edit_puts_an_earlier_message_back_and_resends_it() {
         panic!("a user turn first")
     };
     assert_eq!(user.text, "First question, edited");
+    assert_eq!(
+        numbers(&session.state),
+        [Some(1), Some(1)],
+        "counted afresh"
+    );
 
     type_and_send(&mut session, "/edit 5");
     let error = session.state.input_error.clone().expect("refused");
@@ -392,6 +417,15 @@ async fn a_long_chat_resumed_in_part_is_completed_before_it_is_saved_again() {
             .load_tail("long", vchat::session::FIRST_SCREEN_TURNS)
             .unwrap(),
     );
+    assert!(
+        numbers(&session.state).iter().all(Option::is_none),
+        "no numbers until the whole chat is read: they would be wrong"
+    );
+    type_and_send(&mut session, "/copy 1");
+    assert!(
+        session.state.notice.as_ref().unwrap().is_error,
+        "refused for now"
+    );
     session.save_to(ChatStore::new(data.path()));
     session.dispatch(Action::OpenChat("long".into()));
     until_ready(&mut session).await;
@@ -399,8 +433,10 @@ async fn a_long_chat_resumed_in_part_is_completed_before_it_is_saved_again() {
         assert!(session.step().await);
     }
     assert_eq!(session.state.conversation.turns.len(), 800);
+    assert_eq!(numbers(&session.state)[..2], [Some(1), Some(1)]);
 
     ask(&mut session, "One more question").await;
+    assert_eq!(numbers(&session.state)[800..], [Some(401), Some(401)]);
     session.finish();
     let saved = store.load("long").unwrap().file;
     assert_eq!(saved.turns.len(), 802, "nothing of the long chat was cut");

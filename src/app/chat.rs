@@ -28,6 +28,10 @@ pub struct ChatEntry {
     pub image_label: Option<String>,
     /// The answer's stats once it is done.
     pub stats: Option<AnswerStats>,
+    /// Which of its kind this turn is (your N-th message, the N-th answer): the number that
+    /// `/edit N` and `/copy N` take. None for notices, and while a chat's earlier turns are
+    /// still being read (the count would be wrong).
+    pub number: Option<usize>,
     wrap: WrapCache,
 }
 
@@ -39,6 +43,7 @@ impl ChatEntry {
             text: sanitize(text),
             image_label: None,
             stats: None,
+            number: None,
             wrap: WrapCache::default(),
         }
     }

@@ -177,8 +177,9 @@ impl State {
     pub fn show_loaded_chat(&mut self, loaded: LoadedChat) {
         self.conversation = to_conversation(&loaded.file, &loaded.images);
         self.chat = meta_of(&loaded.file);
-        self.rebuild_entries();
+        // Set first: the entries are numbered only when the whole chat is here.
         self.earlier_turns_loading = loaded.first_turn > 0;
+        self.rebuild_entries();
         if self.earlier_turns_loading {
             self.entries.insert(
                 0,

@@ -18,6 +18,7 @@ impl State {
         let image = self.pending_image.take();
         let mut entry = ChatEntry::new(EntryKind::User, &text);
         entry.image_label = image.as_ref().map(|i| i.label.clone());
+        entry.number = Some(self.conversation.user_turn_count() + 1);
         self.entries.push(entry);
         self.used_tokens += text.chars().count() / 4;
         self.conversation.push_user(text, image);
@@ -42,7 +43,9 @@ impl State {
     }
 
     pub(super) fn start_generation(&mut self) -> Vec<Effect> {
-        self.entries.push(ChatEntry::new(EntryKind::Assistant, ""));
+        let mut entry = ChatEntry::new(EntryKind::Assistant, "");
+        entry.number = Some(self.conversation.answer_count() + 1);
+        self.entries.push(entry);
         self.begin_generation(self.conversation.clone())
     }
 

@@ -294,6 +294,9 @@ pub struct State {
     pub earlier_turns_loading: bool,
 }
 
+/// Why a chat cannot be changed, or counted through, while its earlier turns are being read.
+const EARLIER_TURNS_LOADING: &str = "the chat's earlier turns are still being read: a moment";
+
 impl State {
     /// A fresh app: the model is loading, the chat is empty.
     pub fn new(
@@ -363,7 +366,7 @@ impl State {
     /// a resumed chat's earlier turns are still being read (changing it then would lose them).
     fn why_turns_are_locked(&self) -> Option<&'static str> {
         if self.earlier_turns_loading {
-            Some("the chat's earlier turns are still being read: a moment")
+            Some(EARLIER_TURNS_LOADING)
         } else if self.is_busy() {
             Some("an answer is running: Esc stops it first")
         } else {

@@ -176,21 +176,28 @@ impl State {
     pub(super) fn rebuild_entries(&mut self) {
         self.entries.clear();
         self.used_tokens = 0;
+        let (mut users, mut answers) = (0, 0);
+        let numbered = !self.earlier_turns_loading;
         for turn in &self.conversation.turns {
-            match turn {
+            let entry = match turn {
                 Turn::User(user) => {
+                    users += 1;
                     let mut entry = ChatEntry::new(EntryKind::User, &user.text);
                     entry.image_label = user.image.as_ref().map(|i| i.label.clone());
+                    entry.number = numbered.then_some(users);
                     self.used_tokens += user.text.chars().count() / 4;
-                    self.entries.push(entry);
+                    entry
                 }
                 Turn::Assistant(answer) => {
+                    answers += 1;
                     let mut entry = ChatEntry::new(EntryKind::Assistant, &answer.text);
                     entry.stats = answer.stats.clone();
+                    entry.number = numbered.then_some(answers);
                     self.used_tokens += answer.stats.as_ref().map_or(0, |s| s.tokens);
-                    self.entries.push(entry);
+                    entry
                 }
-            }
+            };
+            self.entries.push(entry);
         }
     }
 
@@ -219,6 +226,11 @@ impl State {
 
     /// Copies answer `number` (1-based; none = the last), or with `code` its last code block.
     pub(super) fn copy_answer(&mut self, number: Option<usize>, code: bool) -> Vec<Effect> {
+        if number.is_some() && self.earlier_turns_loading {
+            // Only the chat's last turns are in memory yet: answer N could not be found.
+            self.notify(super::EARLIER_TURNS_LOADING, true);
+            return vec![];
+        }
         let answers: Vec<&str> = self
             .conversation
             .turns

@@ -91,6 +91,10 @@ fn entry_lines(
         EntryKind::Prompt => ("Prompt, as the model sees it", theme.dim),
     };
     let mut header = vec![Span::styled(name.to_string(), style)];
+    if let Some(number) = entry.number {
+        // The number that /edit N and /copy N take.
+        header.push(Span::styled(format!(" #{number}"), theme.dim));
+    }
     if let Some(label) = &entry.image_label {
         header.push(Span::styled(
             format!("  [image: {}]", one_line(label)),
