@@ -256,3 +256,34 @@ async fn a_conversation_ending_with_an_answer_leaves_it_open_for_the_model() {
         "<s> USER: <image>\nDescribe the image ASSISTANT: The image shows"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_fills_the_context_ends_in_one_clear_line_and_the_engine_goes_on() {
+    let (engine, mut events, _) = ready_engine(tiny_options(tiny_model())).await;
+    // The tiny model's context is 4,096 positions; this greedy answer runs on past it.
+    let conversation = one_question("Tell me a long story", 1);
+    let id = engine.generate(&conversation, &greedy(100_000));
+    let mut pieces = 0usize;
+    let message = loop {
+        match events.recv().await.expect("events") {
+            EngineEvent::Token { request, .. } if request == id => pieces += 1,
+            EngineEvent::Error { request, message } if request == id => break message,
+            EngineEvent::Done { request, stats, .. } if request == id => {
+                panic!("the answer ended before the context was full: {stats:?}")
+            }
+            _ => {}
+        }
+    };
+    assert!(
+        pieces > 2000,
+        "the answer streamed up to the limit ({pieces} pieces)"
+    );
+    assert_eq!(
+        message,
+        "the chat fills the model's context (4096 tokens): start a new chat (Ctrl-N, /new) \
+         or shorten this one (/edit)"
+    );
+
+    let next = collect(&mut events, engine.generate(&conversation, &greedy(4))).await;
+    assert!(next.stats.tokens >= 1, "the engine answers after it");
+}

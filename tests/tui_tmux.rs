@@ -202,7 +202,7 @@ fn a_hang_up_mid_answer_saves_it_and_resume_shows_it() {
     .to_string();
     tmux.keys("Tell me a long story", &["Enter"]);
     tmux.wait_for("the answer's first words", |s| {
-        let mut lines = s.lines().skip_while(|l| !l.contains("Assistant  …"));
+        let mut lines = s.lines().skip_while(|l| !l.contains("Assistant #1  …"));
         lines
             .nth(1)
             .is_some_and(|l| !l.trim_start_matches('│').starts_with(' '))

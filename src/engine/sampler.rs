@@ -11,7 +11,7 @@
 //! processor knows every generated token id and when the first and last were picked: exact
 //! statistics, whatever the detokenizer holds back.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use mistralrs::{CustomLogitsProcessor, Tensor};
@@ -41,6 +41,16 @@ pub struct VchatSampler {
     distribution: Option<Distribution>,
     rng: Mutex<SplitMix64>,
     log: Mutex<TokenLog>,
+    /// The model's context length, once known: the answer ends there.
+    context_limit: OnceLock<usize>,
+}
+
+/// What the user reads when the chat has filled the model's context.
+pub fn context_full_message(limit: usize) -> String {
+    format!(
+        "the chat fills the model's context ({limit} tokens): start a new chat (Ctrl-N, /new) \
+         or shorten this one (/edit)"
+    )
 }
 
 impl VchatSampler {
@@ -56,7 +66,20 @@ impl VchatSampler {
             distribution,
             rng: Mutex::new(SplitMix64::new(seed)),
             log: Mutex::new(TokenLog::default()),
+            context_limit: OnceLock::new(),
         }
+    }
+
+    /// Ends the answer when the sequence reaches `tokens`, the model's context length. Without
+    /// this, mistral.rs 0.8.1 runs the model past its last position and fails with a tensor
+    /// error (`narrow invalid args …`).
+    pub fn limit_context(&self, tokens: usize) {
+        let _ = self.context_limit.set(tokens);
+    }
+
+    /// The model's context length, when known.
+    pub fn context_limit(&self) -> Option<usize> {
+        self.context_limit.get().copied()
     }
 
     /// The tokens picked so far.
@@ -74,7 +97,14 @@ impl VchatSampler {
 }
 
 impl CustomLogitsProcessor for VchatSampler {
-    fn apply(&self, logits: &Tensor, _context: &[u32]) -> mistralrs::Result<Tensor> {
+    fn apply(&self, logits: &Tensor, context: &[u32]) -> mistralrs::Result<Tensor> {
+        // `context` is the whole sequence (prompt, image positions, answer so far): the token
+        // picked now would be run at position `context.len()`, past the model's last one.
+        if let Some(&limit) = self.context_limit.get() {
+            if context.len() >= limit {
+                return Err(candle_core::Error::Msg(context_full_message(limit)));
+            }
+        }
         // Text-only requests hand over [1, vocab], image requests [vocab]: keep the shape.
         let values: Vec<f32> = logits
             .flatten_all()?

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::load::{load, LoadedModel};
 use super::prompt::prepare;
-use super::sampler::VchatSampler;
+use super::sampler::{context_full_message, VchatSampler};
 use super::serve::{refuse_everything, serve, Backend, Events};
 use super::{Command, EngineEvent, EngineOptions, RequestId};
 use crate::conversation::{decode_rate, AnswerStats, Conversation, FinishReason};
@@ -137,7 +137,14 @@ async fn generate(
             }
             Response::ModelError(message, _) => return send_error(one_line(&message)),
             Response::InternalError(e) | Response::ValidationError(e) => {
-                return send_error(one_line(&e.to_string()))
+                let message = e.to_string();
+                // mistral.rs refuses a prompt longer than the model's context in its own terms.
+                return send_error(match sampler.context_limit() {
+                    Some(limit) if message.starts_with("Prompt sequence length is greater") => {
+                        context_full_message(limit)
+                    }
+                    _ => one_line(&message),
+                });
             }
             other => {
                 tracing::warn!(
@@ -189,6 +196,9 @@ async fn send_request(
 ) -> Result<mpsc::Receiver<Response>, String> {
     let runner = model.model.inner();
     let config = runner.config(None).map_err(|e| one_line(&e))?;
+    if let Some(limit) = config.max_seq_len {
+        sampler.limit_context(limit);
+    }
     let prompt = prepare(model.style, conversation, &config.category);
     let messages = if prompt.images.is_empty() {
         RequestMessage::Chat {
