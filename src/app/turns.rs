@@ -146,11 +146,7 @@ impl State {
             .filter(|(_, t)| matches!(t, Turn::User(_)))
             .map(|(i, _)| i)
             .collect();
-        let Some(&turn_index) = (match number {
-            Some(n) if n >= 1 => users.get(n - 1),
-            Some(_) => None,
-            None => users.last(),
-        }) else {
+        let Some(&turn_index) = nth_or_last(&users, number) else {
             self.input_error = Some(format!(
                 "no message {} to edit (this chat has {})",
                 number.unwrap_or(0),
@@ -240,11 +236,7 @@ impl State {
                 _ => None,
             })
             .collect();
-        let chosen = match number {
-            None => answers.last(),
-            Some(n) => answers.get(n.wrapping_sub(1)),
-        };
-        let Some(answer) = chosen.map(|a| a.to_string()) else {
+        let Some(answer) = nth_or_last(&answers, number).map(|a| a.to_string()) else {
             let problem = match number {
                 Some(n) if !answers.is_empty() => {
                     format!("there is no answer {n} (answers so far: {})", answers.len())
@@ -332,6 +324,15 @@ impl State {
                  earlier ones are named in the text instead",
             ));
         }
+    }
+}
+
+/// Item `number` of `items`, counted from 1 as `/edit N` and `/copy N` count; the last one
+/// when no number is given.
+fn nth_or_last<T>(items: &[T], number: Option<usize>) -> Option<&T> {
+    match number {
+        Some(n) => items.get(n.checked_sub(1)?),
+        None => items.last(),
     }
 }
 
