@@ -23,9 +23,11 @@ use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
 const KEYS: usize = 200;
 const MAX_TOKENS: &str = "3300";
 const QUESTION: &str = "Describe the image";
-/// The chat header of an answer still streaming.
-const STREAMING: &str = "Assistant  …";
 const MIN_STREAMING_KEYS: usize = 100;
+/// Goals from the TUI issue: the UI costs under a tenth of a core while an answer streams, and
+/// a keystroke shows within one 60 Hz frame of what the harness alone takes.
+const UI_SHARE_GOAL: f64 = 10.0;
+const KEY_P99_GOAL_MS: f64 = 16.0;
 
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
@@ -68,13 +70,13 @@ fn main() -> Result<(), String> {
 
     // The first answer: keystrokes while it streams, and the app's CPU time for it.
     tmux.keys(QUESTION, &["Enter"]);
-    tmux.wait_for("the answer to start", |s| s.contains(STREAMING))?;
+    tmux.wait_for("the answer to start", streaming_answer)?;
     let pid = tmux.pid()?;
     let (cpu_before, started) = (process_cpu(pid)?, Instant::now());
     // Only keystrokes that showed up while the answer was still streaming count.
-    let mut streaming = tmux.type_and_time(KEYS, Some(STREAMING), input_line)?;
+    let mut streaming = tmux.type_and_time(KEYS, Some(streaming_answer), input_line)?;
     let screen = tmux.wait_for("the answer's stats", |s| {
-        !s.contains(STREAMING) && answer_tokens(s).is_some()
+        !streaming_answer(s) && answer_tokens(s).is_some()
     })?;
     let (tui_cpu, stream_time) = (process_cpu(pid)? - cpu_before, started.elapsed());
     let tui_tokens = answer_tokens(&screen).ok_or("no stats line after the answer")?;
@@ -86,10 +88,11 @@ fn main() -> Result<(), String> {
         }
         tmux.keys("/new", &["Enter"]);
         tmux.keys(QUESTION, &["Enter"]);
-        tmux.wait_for("the answer to start", |s| s.contains(STREAMING))?;
-        let more = tmux.type_and_time(KEYS - streaming.len(), Some(STREAMING), input_line)?;
+        tmux.wait_for("the answer to start", streaming_answer)?;
+        let more =
+            tmux.type_and_time(KEYS - streaming.len(), Some(streaming_answer), input_line)?;
         streaming.extend(more);
-        tmux.wait_for("the answer to end", |s| !s.contains(STREAMING))?;
+        tmux.wait_for("the answer to end", |s| !streaming_answer(s))?;
     }
     drop(tmux);
     if streaming.len() < MIN_STREAMING_KEYS {
@@ -105,6 +108,7 @@ fn main() -> Result<(), String> {
     let extra_per_token = tui_cpu / tui_tokens as f64 - oneshot_cpu / oneshot_tokens as f64;
     let ui_share = (extra_per_token * tui_tokens as f64 / stream_time.as_secs_f64()).max(0.0);
 
+    let key_p99_over_floor = (pct(&streaming, 99.0) - pct(&floor, 99.0)).max(0.0);
     let section = format!(
         "\n## Full-screen app: keystrokes while an answer streams\n\n\
          The real binary in a 120 × 40 tmux window with the tiny model, greedy, up to {MAX_TOKENS} \
@@ -115,11 +119,12 @@ fn main() -> Result<(), String> {
          | tmux alone (`cat`): the harness's floor | {:.1} ms | {:.1} ms | {:.1} ms |\n\
          | vchat idle | {:.1} ms | {:.1} ms | {:.1} ms |\n\
          | vchat while streaming | {:.1} ms | {:.1} ms | {:.1} ms |\n\n\
-         CPU: the app {tui_cpu:.2} s for {tui_tokens} tokens, one-shot mode (the engine alone) \
-         {oneshot_cpu:.2} s for {oneshot_tokens} tokens; over {:.2} s of streaming the UI used \
-         {:.1} % of one core beyond the engine's own \
-         (goal < 10 %). Keystroke p99 while streaming, less the harness's p99: {:.1} ms (goal ≤ 16 ms, \
-         one frame).\n",
+         CPU time: the app {tui_cpu:.2} s for {tui_tokens} tokens while the first answer \
+         streamed ({:.2} s); one-shot mode (the engine alone) {oneshot_cpu:.2} s for \
+         {oneshot_tokens} tokens.\n\n\
+         | measure | measured | goal | holds |\n|---|---|---|---|\n\
+         | the UI's CPU beyond the engine's own, while streaming | {:.1} % of one core | < {UI_SHARE_GOAL} % | {} |\n\
+         | keystroke p99 while streaming, less the harness's p99 | {:.1} ms | ≤ {KEY_P99_GOAL_MS} ms (one frame) | {} |\n",
         streaming.len(),
         pct(&floor, 50.0),
         pct(&floor, 99.0),
@@ -132,10 +137,25 @@ fn main() -> Result<(), String> {
         pct(&streaming, 100.0),
         stream_time.as_secs_f64(),
         ui_share * 100.0,
-        (pct(&streaming, 99.0) - pct(&floor, 99.0)).max(0.0),
+        holds(ui_share * 100.0 < UI_SHARE_GOAL),
+        key_p99_over_floor,
+        holds(key_p99_over_floor <= KEY_P99_GOAL_MS),
     );
     println!("{section}");
-    replace_section(&section, "\n## Full-screen app: keystrokes")
+    replace_section(&section, "\n## Full-screen app: keystrokes")?;
+    if ui_share * 100.0 < UI_SHARE_GOAL && key_p99_over_floor <= KEY_P99_GOAL_MS {
+        Ok(())
+    } else {
+        Err("a keystroke or UI-cost goal was missed (see the table)".into())
+    }
+}
+
+fn holds(held: bool) -> &'static str {
+    if held {
+        "yes"
+    } else {
+        "NO"
+    }
 }
 
 /// The `p`th percentile (nearest rank) of durations, in milliseconds.
@@ -288,11 +308,11 @@ impl Tmux {
 
     /// Types up to `count` letters one by one, timing each until the input line shows it;
     /// clears the input (Ctrl-U) every 20 letters. With `only_while`, stops at the first
-    /// keystroke whose screen no longer shows that text.
+    /// keystroke whose screen no longer passes that test.
     fn type_and_time(
         &self,
         count: usize,
-        only_while: Option<&str>,
+        only_while: Option<fn(&str) -> bool>,
         line: fn(&str) -> &str,
     ) -> Result<Vec<Duration>, String> {
         let mut times = Vec::with_capacity(count);
@@ -313,7 +333,7 @@ impl Tmux {
                 line(s).trim_start_matches('│').starts_with(&typed)
             })?;
             let elapsed = started.elapsed();
-            if only_while.is_some_and(|text| !screen.contains(text)) {
+            if only_while.is_some_and(|holds| !holds(&screen)) {
                 break;
             }
             times.push(elapsed);
@@ -321,6 +341,16 @@ impl Tmux {
         self.keys("", &["C-u"]);
         Ok(times)
     }
+}
+
+/// True while the chat pane shows an answer still streaming: its header, `Assistant #N  …`.
+fn streaming_answer(screen: &str) -> bool {
+    screen.lines().any(|line| {
+        line.split("Assistant #").skip(1).any(|rest| {
+            rest.trim_start_matches(|c: char| c.is_ascii_digit())
+                .starts_with("  …")
+        })
+    })
 }
 
 /// The pane's first line (where `cat` echoes).

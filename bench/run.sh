@@ -36,12 +36,15 @@ built=$(date +%s)
 minutes() { printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); }
 timings="| setup and build (\`cargo xtask setup\`, vchat and the benchmark programs) | $(minutes $((built - started))) |
 "
-# step NAME COMMAND…: runs one benchmark program and notes how long it took.
+# step NAME COMMAND…: runs one benchmark program and notes how long it took. A program that
+# missed a goal (or failed) exits non-zero after printing its table: the others still run, and
+# this script exits non-zero at the end.
+failed=()
 step() {
   local name=$1 began
   shift
   began=$(date +%s)
-  "$@"
+  "$@" || failed+=("$name")
   timings+="| $name | $(minutes $(($(date +%s) - began))) |
 "
 }
@@ -65,3 +68,7 @@ $timings| in all | $(minutes $((finished - started))) |
 "
 echo "$section"
 echo "$section" >>BENCHMARKS.md
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'bench: a goal was missed or a program failed in: %s (see its table above)\n' "${failed[*]}" >&2
+  exit 1
+fi

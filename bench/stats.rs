@@ -25,6 +25,13 @@ pub fn max(values: &[f64]) -> f64 {
     values.iter().copied().fold(0.0, f64::max)
 }
 
+/// The ratios of paired runs, `a[i] / b[i]`. With interleaved runs (a, b, a, b, …) each pair
+/// ran under about the same conditions, so their median is steadier on a machine whose speed
+/// drifts than the ratio of the two medians.
+pub fn paired_ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| x / y).collect()
+}
+
 /// A table cell: the median and, in brackets, the spread (min – max), each times `scale`
 /// (1e3 for seconds shown as ms) with `digits` decimals.
 pub fn spread(values: &[f64], scale: f64, digits: usize) -> String {
