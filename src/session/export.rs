@@ -85,10 +85,13 @@ pub fn to_markdown(file: &ChatFile, images_folder: &str) -> String {
     if let Some(system) = &file.system_prompt {
         let _ = writeln!(out, "**System prompt:** {system}\n");
     }
+    // Numbered as in the chat pane (You #2, Assistant #2): the N of `/edit N` and `/copy N`.
+    let (mut questions, mut answers) = (0, 0);
     for turn in &file.turns {
         match turn {
             TurnRecord::User { text, image } => {
-                out.push_str("## You\n\n");
+                questions += 1;
+                let _ = writeln!(out, "## You #{questions}\n");
                 if let Some(image) = image {
                     let _ = writeln!(
                         out,
@@ -105,11 +108,14 @@ pub fn to_markdown(file: &ChatFile, images_folder: &str) -> String {
                 stats,
                 answered_by,
             } => {
+                answers += 1;
                 match answered_by {
                     Some(model) => {
-                        let _ = writeln!(out, "## Assistant ({model})\n");
+                        let _ = writeln!(out, "## Assistant #{answers} ({model})\n");
                     }
-                    None => out.push_str("## Assistant\n\n"),
+                    None => {
+                        let _ = writeln!(out, "## Assistant #{answers}\n");
+                    }
                 }
                 let _ = writeln!(out, "{}\n", text.trim_end());
                 let mut facts = vec![settings_summary(settings)];
