@@ -41,9 +41,22 @@ pub fn plain(text: &str, max: usize) -> Vec<StyledLine> {
 
 /// Markdown text laid out in lines at most `max` cells wide.
 pub fn layout(text: &str, max: usize) -> Vec<StyledLine> {
-    let max = max.max(1);
     let mut out = Vec::new();
-    let mut in_code_block = false;
+    layout_into(text, max, false, &mut out);
+    out
+}
+
+/// Lays out `text` as if it followed lines that left a fenced code block open (or not),
+/// appending to `out`; returns whether a code block is open after it. Each source line's layout
+/// depends only on itself and that one flag, so a text can be laid out piece by piece, split at
+/// newlines: what lets a streaming answer be laid out one line at a time.
+pub fn layout_into(
+    text: &str,
+    max: usize,
+    mut in_code_block: bool,
+    out: &mut Vec<StyledLine>,
+) -> bool {
+    let max = max.max(1);
     for line in text.split('\n') {
         let trimmed = line.trim_start();
         if trimmed.starts_with("```") {
@@ -74,7 +87,7 @@ pub fn layout(text: &str, max: usize) -> Vec<StyledLine> {
         }
         out.extend(fill(&inline(line), max, 0));
     }
-    out
+    in_code_block
 }
 
 fn segment(text: impl Into<String>, mark: Mark) -> Segment {

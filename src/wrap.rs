@@ -58,39 +58,93 @@ fn wrap_paragraph(paragraph: &str, max: usize, out: &mut Vec<String>) {
 }
 
 /// Laid-out lines remembered for one width. Interior mutability lets drawing (which only sees
-/// `&State`) fill the cache; any change to the text clears it.
+/// `&State`) fill the cache. The text may only grow (a streaming answer): it is then laid out
+/// again from its last line on. A text that changed otherwise needs a cache of its own.
 #[derive(Debug, Default)]
 pub struct WrapCache {
-    cached: RefCell<Option<(u16, Rc<Vec<StyledLine>>)>>,
+    cached: RefCell<Option<Laid>>,
+}
+
+#[derive(Debug)]
+struct Laid {
+    width: u16,
+    as_markdown: bool,
+    /// The text's length when laid out. Between `clear`s text only grows, so a longer text is
+    /// this one with more appended.
+    text_len: usize,
+    lines: Rc<Vec<StyledLine>>,
+    /// Where the text's last source line starts (after its last newline); the screen lines
+    /// before it; whether a code block is open there. Appended text changes nothing before.
+    last_line_start: usize,
+    lines_before_last: usize,
+    code_open_at_last: bool,
+}
+
+impl Laid {
+    fn empty(width: u16, as_markdown: bool) -> Self {
+        Self {
+            width,
+            as_markdown,
+            text_len: 0,
+            lines: Rc::default(),
+            last_line_start: 0,
+            lines_before_last: 0,
+            code_open_at_last: false,
+        }
+    }
+
+    /// Lays out Markdown `text`, which starts with the text laid out so far: its last line
+    /// again, and what follows.
+    fn extend(self, text: &str) -> Self {
+        let max = usize::from(self.width);
+        // Frames drop their reference to the lines, so this is normally not a copy.
+        let mut lines = Rc::try_unwrap(self.lines).unwrap_or_else(|shared| (*shared).clone());
+        lines.truncate(self.lines_before_last);
+        let (mut start, mut code_open) = (self.last_line_start, self.code_open_at_last);
+        let new = &text[start..];
+        if let Some(newline) = new.rfind('\n') {
+            code_open = markdown::layout_into(&new[..newline], max, code_open, &mut lines);
+            start += newline + 1;
+        }
+        let lines_before_last = lines.len();
+        markdown::layout_into(&text[start..], max, code_open, &mut lines);
+        Self {
+            text_len: text.len(),
+            lines: Rc::new(lines),
+            last_line_start: start,
+            lines_before_last,
+            code_open_at_last: code_open,
+            ..self
+        }
+    }
 }
 
 impl WrapCache {
     /// The lines of `text` at `width` (as Markdown or as plain text), laid out again only when
-    /// the width or the text changed.
+    /// the width changed or the text grew (then only from its last line on).
     pub fn lines(&self, text: &str, width: u16, as_markdown: bool) -> Rc<Vec<StyledLine>> {
-        if let Some((w, lines)) = self.cached.borrow().as_ref() {
-            if *w == width {
-                return Rc::clone(lines);
-            }
-        }
-        let max = usize::from(width);
-        let lines = Rc::new(if as_markdown {
-            markdown::layout(text, max)
-        } else {
-            markdown::plain(text, max)
-        });
-        *self.cached.borrow_mut() = Some((width, Rc::clone(&lines)));
+        let mut cached = self.cached.borrow_mut();
+        let kept = cached
+            .take()
+            .filter(|laid| laid.width == width && laid.as_markdown == as_markdown);
+        let laid = match kept {
+            Some(laid) if laid.text_len == text.len() => laid,
+            Some(laid) if as_markdown && laid.text_len < text.len() => laid.extend(text),
+            _ if as_markdown => Laid::empty(width, true).extend(text),
+            _ => Laid {
+                text_len: text.len(),
+                lines: Rc::new(markdown::plain(text, usize::from(width))),
+                ..Laid::empty(width, false)
+            },
+        };
+        let lines = Rc::clone(&laid.lines);
+        *cached = Some(laid);
         lines
     }
 
     /// True when lines are cached.
     pub fn is_filled(&self) -> bool {
         self.cached.borrow().is_some()
-    }
-
-    /// Forgets the cached lines (the text changed).
-    pub fn clear(&self) {
-        self.cached.borrow_mut().take();
     }
 }
 
@@ -123,6 +177,24 @@ mod tests {
     #[test]
     fn wide_characters_count_twice() {
         assert_eq!(wrap("日本語です", 4), vec!["日本", "語で", "す"]);
+    }
+
+    #[test]
+    fn a_growing_text_is_laid_out_as_a_whole_text_would_be() {
+        let answer = "Intro **bold**\n\n# Title\n- item one that wraps around\n1. two\n\n\
+                      ```rust\nfn main() {}\n\n```\nafter the `code` block\n";
+        let cache = WrapCache::default();
+        // Every split point, as tokens end mid-word, mid-line or just after a newline.
+        for end in (0..=answer.len()).filter(|&i| answer.is_char_boundary(i)) {
+            let text = &answer[..end];
+            assert_eq!(
+                *cache.lines(text, 12, true),
+                markdown::layout(text, 12),
+                "after {text:?}"
+            );
+        }
+        // A new width lays it all out again.
+        assert_eq!(*cache.lines(answer, 30, true), markdown::layout(answer, 30));
     }
 
     #[test]

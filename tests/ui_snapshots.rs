@@ -192,6 +192,57 @@ fn a_frame_wraps_only_the_visible_end_of_a_long_history() {
 }
 
 #[test]
+fn a_long_streaming_answer_shows_its_last_lines_and_scrolls_back_to_its_header() {
+    let mut state = ready_state();
+    state.input.set_text("Count to sixty");
+    state.update(Action::Submit);
+    state.update(Action::GenerationStarted(RequestId(1)));
+    for i in 1..=60 {
+        state.update(Action::Engine(EngineEvent::Token {
+            request: RequestId(1),
+            text: format!("line {i}\n"),
+        }));
+        render(&state, 100, 24); // a frame per token, as the app draws them
+    }
+    // The numbers of the `line N` rows on screen, top to bottom.
+    let numbers = |screen: &str| -> Vec<usize> {
+        screen
+            .lines()
+            .filter_map(|l| l.split("line ").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+            .collect()
+    };
+    let consecutive = |n: &[usize]| n.windows(2).all(|w| w[1] == w[0] + 1);
+
+    let bottom = numbers(&render(&state, 100, 24));
+    assert_eq!(bottom.last(), Some(&60), "{bottom:?}");
+    assert!(bottom.len() > 3 && consecutive(&bottom), "{bottom:?}");
+
+    state.update(Action::PageUp);
+    let screen = render(&state, 100, 24);
+    let scrolled = numbers(&screen);
+    assert!(
+        consecutive(&scrolled) && scrolled.last() < bottom.last(),
+        "{scrolled:?} after {bottom:?}"
+    );
+    // Scrolled into the answer, every row of the chat pane is one of its lines.
+    let pane_rows = screen
+        .lines()
+        .skip(1)
+        .take_while(|l| l.trim_start_matches('"').starts_with('│'))
+        .count();
+    assert_eq!(scrolled.len(), pane_rows, "{screen}");
+    assert!(!screen.contains("Assistant #1"), "{screen}");
+
+    for _ in 0..10 {
+        state.update(Action::PageUp);
+    }
+    let screen = render(&state, 100, 24);
+    assert!(screen.contains("Assistant #1  …"), "{screen}");
+    assert_eq!(numbers(&screen).first(), Some(&1), "{screen}");
+}
+
+#[test]
 fn scrolling_up_stays_put_while_the_answer_streams() {
     let mut state = with_chat(ready_state());
     for i in 0..30 {

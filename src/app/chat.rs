@@ -23,6 +23,7 @@ pub enum EntryKind {
 #[derive(Debug, Clone)]
 pub struct ChatEntry {
     pub kind: EntryKind,
+    /// Only grows ([`ChatEntry::append`]): the laid-out lines are cached on that basis.
     pub text: String,
     /// The image this user turn carries (its label).
     pub image_label: Option<String>,
@@ -48,10 +49,10 @@ impl ChatEntry {
         }
     }
 
-    /// Appends streamed text (sanitised).
+    /// Appends streamed text (sanitised). The wrap cache notices that the text grew and lays
+    /// out only its last line again.
     pub fn append(&mut self, text: &str) {
         self.text.push_str(&sanitize(text));
-        self.wrap.clear();
     }
 
     /// The body laid out at `width` (answers as Markdown), cached.

@@ -64,7 +64,8 @@ fn visible_lines(state: &State, width: u16, height: usize, theme: &Theme) -> Vec
     let mut reversed: Vec<Line<'static>> = Vec::with_capacity(wanted);
     for (index, entry) in state.entries.iter().enumerate().rev() {
         let streaming = running && index == last;
-        let mut lines = entry_lines(entry, width, streaming, theme);
+        let needed = wanted - reversed.len();
+        let mut lines = entry_lines(entry, width, streaming, theme, needed);
         lines.reverse();
         reversed.extend(lines);
         if reversed.len() >= wanted {
@@ -78,12 +79,48 @@ fn visible_lines(state: &State, width: u16, height: usize, theme: &Theme) -> Vec
     shown
 }
 
+/// The last `needed` (at least one) screen lines of an entry: a header, the body, the stats
+/// line when done, and a blank line. Only those are styled: a long answer that streams is
+/// mostly above the window.
 fn entry_lines(
     entry: &ChatEntry,
     width: u16,
     streaming: bool,
     theme: &Theme,
+    needed: usize,
 ) -> Vec<Line<'static>> {
+    let body = entry.body_lines(width);
+    let total = 2 + body.len() + usize::from(entry.stats.is_some());
+    // Lines above the window: the header is line 0, the body starts at line 1.
+    let skip = total.saturating_sub(needed);
+    let mut lines = Vec::with_capacity(total - skip);
+    if skip == 0 {
+        lines.push(entry_header(entry, streaming, theme));
+    }
+    let body_style = if entry.kind == EntryKind::Notice {
+        theme.notice
+    } else {
+        theme.text
+    };
+    let shown_body = &body[skip.saturating_sub(1).min(body.len())..];
+    lines.extend(shown_body.iter().map(|line| {
+        Line::from(
+            line.iter()
+                .map(|seg| Span::styled(seg.text.clone(), mark_style(seg.mark, body_style, theme)))
+                .collect::<Vec<_>>(),
+        )
+    }));
+    if let Some(stats) = &entry.stats {
+        if skip <= 1 + body.len() {
+            lines.push(Line::styled(stats.summary(), theme.dim));
+        }
+    }
+    lines.push(Line::default());
+    lines
+}
+
+/// `You #2  [image: cat.png]`, `Assistant #2  …` while it streams.
+fn entry_header(entry: &ChatEntry, streaming: bool, theme: &Theme) -> Line<'static> {
     let (name, style) = match entry.kind {
         EntryKind::User => ("You", theme.user),
         EntryKind::Assistant => ("Assistant", theme.assistant),
@@ -104,24 +141,7 @@ fn entry_lines(
     if streaming {
         header.push(Span::styled("  …".to_string(), theme.dim));
     }
-    let body_style = if entry.kind == EntryKind::Notice {
-        theme.notice
-    } else {
-        theme.text
-    };
-    let mut lines = vec![Line::from(header)];
-    lines.extend(entry.body_lines(width).iter().map(|line| {
-        Line::from(
-            line.iter()
-                .map(|seg| Span::styled(seg.text.clone(), mark_style(seg.mark, body_style, theme)))
-                .collect::<Vec<_>>(),
-        )
-    }));
-    if let Some(stats) = &entry.stats {
-        lines.push(Line::styled(stats.summary(), theme.dim));
-    }
-    lines.push(Line::default());
-    lines
+    Line::from(header)
 }
 
 /// The style of a Markdown mark, on top of the entry's body style.
