@@ -69,8 +69,8 @@ pub struct WrapCache {
 struct Laid {
     width: u16,
     as_markdown: bool,
-    /// The text's length when laid out. Between `clear`s text only grows, so a longer text is
-    /// this one with more appended.
+    /// The text's length when laid out. The text only grows, so a longer text is this one
+    /// with more appended.
     text_len: usize,
     lines: Rc<Vec<StyledLine>>,
     /// Where the text's last source line starts (after its last newline); the screen lines
