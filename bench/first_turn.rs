@@ -280,7 +280,7 @@ fn report(timings: &[(&str, &Vec<f64>)], rows: &[Row], runs: usize) -> String {
             row.name,
             row.ratio,
             row.goal,
-            if row.holds() { "yes" } else { "NO" }
+            stats::holds(row.holds())
         );
     }
     out

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 #[path = "stats.rs"]
 mod stats;
 
-use stats::replace_section;
+use stats::{holds, replace_section};
 
 use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
 
@@ -147,14 +147,6 @@ fn main() -> Result<(), String> {
         Ok(())
     } else {
         Err("a keystroke or UI-cost goal was missed (see the table)".into())
-    }
-}
-
-fn holds(held: bool) -> &'static str {
-    if held {
-        "yes"
-    } else {
-        "NO"
     }
 }
 

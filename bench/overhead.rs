@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 #[path = "stats.rs"]
 mod stats;
 
-use stats::{median, paired_ratios, replace_section, spread};
+use stats::{holds, median, paired_ratios, replace_section, spread};
 use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
 
 const PROMPT: &str = "Describe the image";
@@ -140,7 +140,6 @@ fn main() -> Result<(), String> {
         ttft_ratio <= TTFT_GOAL,
         rss_ratio <= RSS_GOAL,
     );
-    let holds = |ok: bool| if ok { "yes" } else { "NO" };
     let section = format!(
         "\n## Engine overhead: vchat against a direct mistral.rs program\n\n\
          The 108M-parameter random LLaVA-1.5, F32 on CPU, one 336 × 336 PNG, \"{PROMPT}\", \

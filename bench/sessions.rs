@@ -9,7 +9,7 @@ use std::time::Instant;
 #[path = "stats.rs"]
 mod stats;
 
-use stats::{median, replace_section, spread};
+use stats::{holds, median, replace_section, spread};
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -55,7 +55,7 @@ fn main() -> Result<(), String> {
          | 10,000 turns ÷ 10 turns | {ratio:.2} | < {GOAL} | {} |\n",
         spread(&small, 1e3, 1),
         spread(&large, 1e3, 1),
-        if ratio < GOAL { "yes" } else { "NO" }
+        holds(ratio < GOAL)
     );
     println!("{section}");
     replace_section(&section, "\n## Saved chats")?;

@@ -25,6 +25,15 @@ pub fn max(values: &[f64]) -> f64 {
     values.iter().copied().fold(0.0, f64::max)
 }
 
+/// The "holds" cell of a goal's row.
+pub fn holds(held: bool) -> &'static str {
+    if held {
+        "yes"
+    } else {
+        "NO"
+    }
+}
+
 /// The ratios of paired runs, `a[i] / b[i]`. With interleaved runs (a, b, a, b, …) each pair
 /// ran under about the same conditions, so their median is steadier on a machine whose speed
 /// drifts than the ratio of the two medians.
