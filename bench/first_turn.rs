@@ -15,7 +15,7 @@ use vchat::conversation::{AssistantTurn, ChatImage, Conversation};
 use vchat::engine::{
     DeviceChoice, DtypeChoice, Engine, EngineEvent, EngineOptions, IsqChoice, RequestId,
 };
-use vchat::settings::SamplingSettings;
+use vchat::sampling::SamplingSettings;
 use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
 
 #[path = "stats.rs"]

@@ -15,8 +15,8 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use vchat::app::State;
 use vchat::conversation::{AnswerStats, AssistantTurn, ChatImage, Conversation, FinishReason};
-use vchat::session::{to_file, ChatMeta, ChatStore, FIRST_SCREEN_TURNS};
-use vchat::settings::SamplingSettings;
+use vchat::chats::{to_file, ChatMeta, ChatStore, FIRST_SCREEN_TURNS};
+use vchat::sampling::SamplingSettings;
 use vchat::tiny_model::pattern_image;
 use vchat::ui::{self, Theme};
 

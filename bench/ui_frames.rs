@@ -14,9 +14,10 @@ use stats::{holds, median, replace_section, spread};
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use vchat::app::{Action, ChatEntry, EntryKind, StartInfo, State};
+use vchat::app::{Action, StartInfo, State};
+use vchat::conversation::AssistantTurn;
 use vchat::engine::{EngineEvent, ModelInfo, RequestId};
-use vchat::settings::SamplingSettings;
+use vchat::sampling::SamplingSettings;
 use vchat::ui::{self, Theme};
 
 const BATCHES: usize = 15;
@@ -103,14 +104,19 @@ fn streaming_state(messages: usize) -> State {
         },
     }));
     for i in 0..messages {
-        let kind = if i % 2 == 0 {
-            EntryKind::User
-        } else {
-            EntryKind::Assistant
-        };
         let text = format!("message {i}: a line of chat that is long enough to wrap once or twice in the chat pane of a normal terminal window");
-        state.entries.push(ChatEntry::new(kind, &text));
+        if i % 2 == 0 {
+            state.conversation.push_user(text, None);
+        } else {
+            state.conversation.push_assistant(AssistantTurn {
+                text,
+                settings: SamplingSettings::default(),
+                stats: None,
+                answered_by: None,
+            });
+        }
     }
+    state.touch();
     state.input.set_text("next question");
     state.update(Action::Submit);
     state.update(Action::GenerationStarted(RequestId(1)));

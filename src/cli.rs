@@ -9,7 +9,7 @@ use crate::engine::remote::{parse_seconds, ApiKey, RemoteImages, RemoteOptions};
 use crate::engine::{
     Backend, DeviceChoice, DeviceMapChoice, DtypeChoice, EngineOptions, IsqChoice, DEFAULT_MODEL,
 };
-use crate::settings::{SamplingSettings, SettingError};
+use crate::sampling::{SamplingSettings, SettingError};
 
 /// Chat with a vision-language model (LLaVA and others) about images, in the terminal.
 #[derive(Debug, Parser)]
@@ -34,8 +34,8 @@ pub enum Command {
 pub struct ExportArgs {
     /// The chat's id, as `vchat --list` prints it.
     pub id: String,
-    #[arg(long, value_enum, default_value_t = crate::session::ExportFormat::Md)]
-    pub format: crate::session::ExportFormat,
+    #[arg(long, value_enum, default_value_t = crate::chats::ExportFormat::Md)]
+    pub format: crate::chats::ExportFormat,
     /// Where to write (default: ./ID.md or ./ID.json); images go to a folder beside it.
     #[arg(short, long)]
     pub output: Option<PathBuf>,

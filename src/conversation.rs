@@ -7,7 +7,7 @@ use std::time::Duration;
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 
 /// An image attached to a user turn, with the name it was loaded from (a file name or URL).
 #[derive(Debug, Clone)]

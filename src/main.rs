@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use vchat::cli::{Cli, Command, TinySize};
 use vchat::oneshot::{self, Exit};
-use vchat::session::ChatStore;
+use vchat::chats::ChatStore;
 use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec, TokenizerFlavour};
 use vchat::{logging, paths};
 
@@ -39,6 +39,12 @@ fn main() -> ExitCode {
 }
 
 fn run_chat(args: vchat::cli::ChatArgs) -> Result<(), Exit> {
+    if args.offline {
+        // hf-hub (inside mistral.rs) reads this to never reach for the network. Set here,
+        // before any runtime thread exists: changing the environment while other threads
+        // may read it is a data race.
+        std::env::set_var("HF_HUB_OFFLINE", "1");
+    }
     if args.backend.list_models {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -112,7 +118,8 @@ fn export_chat(args: vchat::cli::ExportArgs) -> Result<(), Exit> {
     let output = args
         .output
         .unwrap_or_else(|| format!("{}.{}", args.id, args.format.extension()).into());
-    let written = vchat::session::export(&store, &loaded.file, args.format, &output)
+    let images: Vec<_> = loaded.images.values().map(|i| i.encoded.clone()).collect();
+    let written = vchat::chats::export(&loaded.file, &images, args.format, &output)
         .map_err(|e| Exit::new(1, format!("cannot export to {}: {e}", output.display())))?;
     for path in written {
         println!("{}", path.display());

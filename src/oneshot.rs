@@ -8,7 +8,7 @@ use crate::cli::ChatArgs;
 use crate::conversation::{AssistantTurn, ChatImage, Conversation};
 use crate::engine::{Engine, EngineEvent, ModelInfo, RequestId};
 use crate::media::{self, MediaOptions};
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 use crate::text::{one_line, sanitize};
 
 /// A failure that ends the program: a one-line message and an exit code.

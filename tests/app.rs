@@ -8,7 +8,7 @@ use vchat::app::{Action, EntryKind, Generation, ModelStatus, StartInfo, State};
 use vchat::conversation::FinishReason;
 use vchat::engine::EngineEvent;
 use vchat::media::MediaOptions;
-use vchat::settings::SamplingSettings;
+use vchat::sampling::SamplingSettings;
 use vchat::tui::{start_info, Session};
 
 fn session(settings: SamplingSettings) -> Session {
@@ -37,7 +37,7 @@ async fn a_message_sent_while_loading_is_answered_when_ready() {
     assert_eq!(session.state.generation, Generation::Queued);
     until_idle(&mut session).await;
 
-    let answer = session.state.entries.last().expect("an answer");
+    let answer = session.state.shown_entries().pop().expect("an answer");
     assert_eq!(answer.kind, EntryKind::Assistant);
     assert!(!answer.text.is_empty(), "the answer streamed text");
     let stats = answer.stats.as_ref().expect("stats after Done");
@@ -60,7 +60,7 @@ async fn tokens_stream_into_the_chat_before_done() {
         let is_token = matches!(action, Action::Engine(EngineEvent::Token { .. }));
         session.dispatch(action);
         if is_token && session.state.is_busy() {
-            let last = session.state.entries.last().expect("answer entry");
+            let last = session.state.shown_entries().pop().expect("answer entry");
             partial_seen |= !last.text.is_empty() && last.stats.is_none();
         }
     }
@@ -84,7 +84,7 @@ async fn escape_stops_the_answer_and_keeps_the_text() {
             session.dispatch(action);
             let shown = session
                 .state
-                .entries
+                .shown_entries()
                 .last()
                 .is_some_and(|e| !e.text.is_empty());
             if shown || !session.state.is_busy() {
@@ -93,7 +93,7 @@ async fn escape_stops_the_answer_and_keeps_the_text() {
             }
         }
         until_idle(&mut session).await;
-        let answer = session.state.entries.last().expect("answer");
+        let answer = session.state.shown_entries().pop().expect("answer");
         let stats = answer.stats.as_ref().expect("stats");
         if stats.finish == FinishReason::Cancelled {
             assert!(!answer.text.is_empty(), "the partial text is kept");
@@ -121,7 +121,7 @@ async fn set_max_tokens_applies_to_the_next_answer() {
 
     type_and_send(&mut session, "Describe the image");
     until_idle(&mut session).await;
-    let stats = session.state.entries.last().unwrap().stats.clone().unwrap();
+    let stats = session.state.shown_entries().last().unwrap().stats.clone().unwrap();
     assert!(stats.tokens <= 3, "{stats:?}");
 }
 
@@ -136,9 +136,9 @@ async fn image_command_attaches_the_image_to_the_next_turn() {
     }
     assert!(session.state.shown_image.is_some());
     type_and_send(&mut session, "What is this?");
-    assert!(session.state.entries[0].image_label.is_some());
+    assert!(session.state.shown_entries()[0].image_label.is_some());
     until_idle(&mut session).await;
-    assert!(session.state.entries.last().unwrap().stats.is_some());
+    assert!(session.state.shown_entries().last().unwrap().stats.is_some());
 
     type_and_send(&mut session, "/image /no/such/file.png");
     while session.state.image_loading.is_some() {
@@ -171,7 +171,7 @@ async fn a_model_that_fails_to_load_leaves_the_app_usable() {
         !session.state.is_busy(),
         "the queued message is not left waiting"
     );
-    let last = session.state.entries.last().unwrap();
+    let last = session.state.shown_entries().pop().unwrap();
     assert_eq!(last.kind, EntryKind::Notice);
     assert!(last.text.contains("could not be loaded"), "{}", last.text);
     assert!(!last.text.contains('\n'), "one line");

@@ -8,8 +8,8 @@ use common::{test_png, tiny_model, tiny_options, type_and_send, until_idle, unti
 use vchat::app::{Action, EntryKind, State};
 use vchat::conversation::{FinishReason, Turn};
 use vchat::media::MediaOptions;
-use vchat::session::ChatStore;
-use vchat::settings::SamplingSettings;
+use vchat::chats::ChatStore;
+use vchat::sampling::SamplingSettings;
 use vchat::tui::{start_info, Session};
 
 fn session() -> Session {
@@ -46,7 +46,7 @@ async fn ask(session: &mut Session, text: &str) {
 /// /copy N take), in order.
 fn numbers(state: &State) -> Vec<Option<usize>> {
     state
-        .entries
+        .shown_entries()
         .iter()
         .filter(|e| matches!(e.kind, EntryKind::User | EntryKind::Assistant))
         .map(|e| e.number)
@@ -55,7 +55,7 @@ fn numbers(state: &State) -> Vec<Option<usize>> {
 
 fn errors(state: &State) -> Vec<String> {
     state
-        .entries
+        .shown_entries()
         .iter()
         .filter(|e| e.kind == EntryKind::Notice && e.text.contains("error"))
         .map(|e| e.text.clone())
@@ -88,7 +88,7 @@ async fn the_chat_is_saved_as_it_goes_and_reopens_the_same() {
     let mut reopened = State::new(start_info(&options), SamplingSettings::default(), None);
     reopened.show_loaded_chat(loaded);
     let shown = |s: &State| {
-        s.entries
+        s.shown_entries()
             .iter()
             .filter(|e| e.kind != EntryKind::Notice)
             .map(|e| {
@@ -130,7 +130,7 @@ async fn an_answer_in_progress_is_saved_when_the_app_ends() {
     type_and_send(&mut session, "Tell me a long story");
     while session
         .state
-        .entries
+        .shown_entries()
         .last()
         .is_none_or(|e| e.kind != EntryKind::Assistant || e.text.is_empty())
     {
@@ -140,7 +140,7 @@ async fn an_answer_in_progress_is_saved_when_the_app_ends() {
             type_and_send(&mut session, "Tell me a longer story");
         }
     }
-    let partial = session.state.entries.last().unwrap().text.clone();
+    let partial = session.state.shown_entries().last().unwrap().text.clone();
     session.dispatch(Action::Quit);
     session.finish();
 
@@ -148,7 +148,7 @@ async fn an_answer_in_progress_is_saved_when_the_app_ends() {
     let loaded = store.load(&session.state.chat.id).unwrap();
     let mut state = State::new(Default::default(), SamplingSettings::default(), None);
     state.show_loaded_chat(loaded);
-    let last = state.entries.last().unwrap();
+    let last = state.shown_entries().pop().unwrap();
     assert!(
         last.text.starts_with(&partial),
         "{:?} vs {partial:?}",
@@ -165,7 +165,7 @@ async fn regenerate_replaces_the_last_answer_using_the_current_settings() {
     let mut session = session();
     until_ready(&mut session).await;
     ask(&mut session, "Describe the image").await;
-    let first = session.state.entries.last().unwrap().clone();
+    let first = session.state.shown_entries().pop().unwrap();
     assert!(
         first.stats.as_ref().unwrap().tokens > 2,
         "{:?}",
@@ -183,13 +183,13 @@ async fn regenerate_replaces_the_last_answer_using_the_current_settings() {
     assert_eq!(
         session
             .state
-            .entries
+            .shown_entries()
             .iter()
             .filter(|e| e.kind == EntryKind::Assistant)
             .count(),
         1
     );
-    let again = session.state.entries.last().unwrap();
+    let again = session.state.shown_entries().pop().unwrap();
     assert_eq!(
         again.number,
         Some(1),
@@ -224,7 +224,7 @@ async fn edit_puts_an_earlier_message_back_and_resends_it() {
         session.state.conversation.turns.is_empty(),
         "what followed is gone"
     );
-    assert!(session.state.entries.is_empty());
+    assert!(session.state.chat_is_empty());
     session.dispatch(Action::End);
     session.dispatch(Action::Insert(", edited".into()));
     session.dispatch(Action::Submit);
@@ -252,10 +252,10 @@ async fn the_prompt_view_shows_the_text_the_model_sees() {
     attach(&mut session, 0).await;
     ask(&mut session, "What is in the picture?").await;
     session.dispatch(Action::ShowPrompt);
-    while session.state.entries.last().unwrap().kind != EntryKind::Prompt {
+    while session.state.shown_entries().last().unwrap().kind != EntryKind::Prompt {
         assert!(session.step().await);
     }
-    let prompt = &session.state.entries.last().unwrap().text;
+    let prompt = &session.state.shown_entries().pop().unwrap().text;
     assert!(
         prompt.contains("USER: <image>\nWhat is in the picture? ASSISTANT:"),
         "{prompt}"
@@ -279,7 +279,7 @@ async fn a_second_image_is_noted_once_and_the_chat_runs_without_errors() {
     );
     let notes = session
         .state
-        .entries
+        .shown_entries()
         .iter()
         .filter(|e| e.text.contains("one image per request"))
         .count();
@@ -338,7 +338,7 @@ async fn a_cut_off_answer_continues_into_the_same_answer() {
     session.state.settings.max_new_tokens = 6;
     until_ready(&mut session).await;
     ask(&mut session, "Describe the image").await;
-    let first = session.state.entries.last().unwrap().clone();
+    let first = session.state.shown_entries().pop().unwrap();
     assert_eq!(first.stats.as_ref().unwrap().finish, FinishReason::Length);
 
     type_and_send(&mut session, "/continue");
@@ -350,8 +350,8 @@ async fn a_cut_off_answer_continues_into_the_same_answer() {
     );
     let answers: Vec<_> = session
         .state
-        .entries
-        .iter()
+        .shown_entries()
+        .into_iter()
         .filter(|e| e.kind == EntryKind::Assistant)
         .collect();
     assert_eq!(answers.len(), 1);
@@ -402,19 +402,19 @@ async fn a_long_chat_resumed_in_part_is_completed_before_it_is_saved_again() {
             answered_by: None,
         });
     }
-    let meta = vchat::session::ChatMeta {
+    let meta = vchat::chats::ChatMeta {
         id: "long".into(),
         title: Some("Long".into()),
         created: 0,
     };
-    let (file, images) = vchat::session::to_file(&meta, &long, None);
+    let (file, images) = vchat::chats::to_file(&meta, &long, None);
     store.save(&file, &images).unwrap();
 
     // What `vchat --resume long` does: the last turns first, then the rest in the background.
     let mut session = session();
     session.state.show_loaded_chat(
         store
-            .load_tail("long", vchat::session::FIRST_SCREEN_TURNS)
+            .load_tail("long", vchat::chats::FIRST_SCREEN_TURNS)
             .unwrap(),
     );
     assert!(

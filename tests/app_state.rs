@@ -3,7 +3,7 @@
 use vchat::app::{Action, Effect, EntryKind, Focus, Generation, StartInfo, State};
 use vchat::conversation::AssistantTurn;
 use vchat::engine::RequestId;
-use vchat::settings::SamplingSettings;
+use vchat::sampling::SamplingSettings;
 
 fn state() -> State {
     State::new(StartInfo::default(), SamplingSettings::default(), None)
@@ -62,7 +62,7 @@ fn esc_withdraws_a_message_queued_while_loading() {
     assert_eq!(s.generation, Generation::Queued);
     s.update(Action::Stop);
     assert_eq!(s.generation, Generation::Idle);
-    assert!(s.entries.is_empty() && s.conversation.turns.is_empty());
+    assert!(s.chat_is_empty() && s.conversation.turns.is_empty());
     assert_eq!(s.input.text(), "early question", "the text is given back");
 }
 
@@ -88,7 +88,7 @@ fn commands_and_their_errors() {
     s.update(Action::ToggleHelp);
     send(&mut s, "question");
     send(&mut s, "/new");
-    assert!(s.entries.is_empty() && s.conversation.turns.is_empty());
+    assert!(s.chat_is_empty() && s.conversation.turns.is_empty());
     assert!(quits(&send(&mut s, "/quit")));
 }
 
@@ -122,8 +122,8 @@ fn pasted_escape_sequences_never_reach_the_screen() {
     assert_eq!(s.input.text(), "look[2J here");
     s.model = vchat::app::ModelStatus::Failed("no".into());
     s.update(Action::Submit);
-    assert_eq!(s.entries[0].kind, EntryKind::User);
-    assert!(!s.entries[0].text.contains('\x1b'));
+    assert_eq!(s.shown_entries()[0].kind, EntryKind::User);
+    assert!(!s.shown_entries()[0].text.contains('\x1b'));
 }
 
 #[test]

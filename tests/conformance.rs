@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use common::*;
 use serde_json::{json, Value};
 use vchat::conversation::{AssistantTurn, Conversation};
-use vchat::settings::SamplingSettings;
+use vchat::sampling::SamplingSettings;
 
 const NEW_TOKENS: usize = 32;
 

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use vchat::conversation::{AssistantTurn, Conversation, FinishReason};
 use vchat::engine::{Engine, EngineEvent};
-use vchat::settings::SamplingSettings;
+use vchat::sampling::SamplingSettings;
 
 fn greedy(max_tokens: usize) -> SamplingSettings {
     SamplingSettings {

@@ -20,7 +20,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use vchat::conversation::{AssistantTurn, Conversation, FinishReason};
 use vchat::engine::remote::{ApiKey, RemoteOptions};
 use vchat::engine::{Backend, Engine, EngineEvent, EngineOptions, RequestId};
-use vchat::settings::SamplingSettings;
+use vchat::sampling::SamplingSettings;
 
 const KEY: &str = "sk-test-7f3a9c1e5b";
 
@@ -407,7 +407,7 @@ async fn a_server_stopped_mid_answer_leaves_a_marked_partial_answer() {
 async fn the_app_records_the_remote_backend_per_answer_and_saves_no_key() {
     use vchat::app::{Action, ModelStatus, State};
     use vchat::conversation::Turn;
-    use vchat::session::{to_markdown, ChatStore, TurnRecord};
+    use vchat::chats::{to_markdown, ChatStore, TurnRecord};
     use vchat::tui::{start_info, Session};
 
     let server = start_server().await;

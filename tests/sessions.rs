@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use common::chat_image;
 use vchat::conversation::{AnswerStats, AssistantTurn, Conversation, FinishReason, Turn};
-use vchat::session::{
+use vchat::chats::{
     to_conversation, to_file, to_markdown, ChatMeta, ChatStore, StoreError, FORMAT_VERSION,
 };
-use vchat::settings::SamplingSettings;
+use vchat::sampling::SamplingSettings;
 
 fn meta(id: &str) -> ChatMeta {
     ChatMeta {
@@ -116,13 +116,13 @@ fn corrupt_and_newer_files_are_reported_untouched_and_the_rest_still_lists() {
     let store = ChatStore::new(dir.path());
     let (file, images) = to_file(&meta("good"), &sample_chat(), None);
     store.save(&file, &images).unwrap();
-    let corrupt = store.chat_path("broken");
+    let corrupt = store.chat_path("broken").unwrap();
     std::fs::write(
         &corrupt,
         b"{\"format\": 1, \"id\": \"broken\", \"turns\": [",
     )
     .unwrap();
-    let newer = store.chat_path("future");
+    let newer = store.chat_path("future").unwrap();
     let newer_text = format!(
         "{{\"format\": {}, \"id\": \"future\", \"hologram\": true}}",
         FORMAT_VERSION + 1
@@ -253,7 +253,7 @@ fn list_and_export_from_the_command_line() {
     let store = ChatStore::new(data.path());
     let (file, images) = to_file(&meta("20260101-120000-abcd"), &sample_chat(), None);
     store.save(&file, &images).unwrap();
-    std::fs::write(store.chat_path("broken"), b"not json").unwrap();
+    std::fs::write(store.chat_path("broken").unwrap(), b"not json").unwrap();
 
     let listed = vchat(data.path(), &["--list"]);
     assert!(listed.status.success());
@@ -302,7 +302,7 @@ fn list_and_export_from_the_command_line() {
         ],
     );
     assert!(exported.status.success());
-    let back: vchat::session::ChatFile =
+    let back: vchat::chats::ChatFile =
         serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(back, file);
 
@@ -333,8 +333,8 @@ fn a_long_chat_opens_on_its_last_turns_and_is_not_saved_until_the_rest_is_in() {
     let mut state = vchat::app::State::new(Default::default(), SamplingSettings::default(), None);
     state.show_loaded_chat(tail);
     assert!(state.earlier_turns_loading);
-    assert!(state.entries[0].text.contains("reading 595 earlier turns"));
-    assert_eq!(state.entries.last().unwrap().text, "answer 299");
+    assert!(state.shown_entries()[0].text.contains("reading 595 earlier turns"));
+    assert_eq!(state.shown_entries().last().unwrap().text, "answer 299");
     // Nothing can change the chat until all of it is in.
     state.update(vchat::app::Action::Insert("another question".into()));
     state.update(vchat::app::Action::Submit);

@@ -222,12 +222,12 @@ fn a_hang_up_mid_answer_saves_it_and_resume_shows_it() {
     }
     assert!(!alive(), "vchat ended after the hang-up");
 
-    let store = vchat::session::ChatStore::new(data.path());
+    let store = vchat::chats::ChatStore::new(data.path());
     let (chats, problems) = store.list();
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(chats.len(), 1, "the chat was saved");
     let saved = store.load(&chats[0].id).unwrap().file;
-    let Some(vchat::session::TurnRecord::Assistant { text, stats, .. }) = saved.turns.last() else {
+    let Some(vchat::chats::TurnRecord::Assistant { text, stats, .. }) = saved.turns.last() else {
         panic!("the partial answer is the last turn: {saved:?}");
     };
     assert!(!text.is_empty(), "the partial answer's text is kept");

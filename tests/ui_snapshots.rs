@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use vchat::app::{Action, ChatEntry, EntryKind, Focus, Generation, StartInfo, State};
-use vchat::conversation::{AnswerStats, FinishReason};
+use vchat::app::{Action, Focus, Generation, StartInfo, State};
+use vchat::conversation::{AnswerStats, AssistantTurn, ChatImage, FinishReason};
 use vchat::engine::{EngineEvent, ModelInfo, RequestId};
-use vchat::settings::SamplingSettings;
+use vchat::sampling::SamplingSettings;
 use vchat::ui::{self, Theme};
 
 fn info() -> ModelInfo {
@@ -50,23 +50,30 @@ fn ready_state() -> State {
     state
 }
 
+/// An answer as the conversation holds it.
+fn answer(text: &str, stats: Option<AnswerStats>) -> AssistantTurn {
+    AssistantTurn {
+        text: text.into(),
+        settings: SamplingSettings::default(),
+        stats,
+        answered_by: None,
+    }
+}
+
 fn with_chat(mut state: State) -> State {
-    let mut user = ChatEntry::new(
-        EntryKind::User,
+    let pixels = image::DynamicImage::new_rgb8(4, 4);
+    state.conversation.push_user(
         "What are the things I should be cautious about when I visit here?",
+        Some(ChatImage::from_pixels("view.jpg", pixels)),
     );
-    user.image_label = Some("view.jpg".into());
-    state.entries.push(user);
-    let mut answer = ChatEntry::new(
-        EntryKind::Assistant,
+    state.conversation.push_assistant(answer(
         "When visiting this pier over the lake, be careful of slippery planks after rain, \
          watch the weather since storms can come in quickly over the mountains, and keep \
          an eye on the edge: there is no railing.\x1b[31m",
-    );
-    answer.stats = Some(stats(48, FinishReason::Stop));
-    state.entries.push(answer);
+        Some(stats(48, FinishReason::Stop)),
+    ));
     state.last_stats = Some(stats(48, FinishReason::Stop));
-    state.used_tokens = 64;
+    state.touch();
     state
 }
 
@@ -176,19 +183,19 @@ fn too_small_terminal_shows_a_notice() {
 fn a_frame_wraps_only_the_visible_end_of_a_long_history() {
     let mut state = ready_state();
     for i in 0..20_000 {
-        let kind = if i % 2 == 0 {
-            EntryKind::User
+        let text = format!("message number {i}");
+        if i % 2 == 0 {
+            state.conversation.push_user(text, None);
         } else {
-            EntryKind::Assistant
-        };
-        state
-            .entries
-            .push(ChatEntry::new(kind, &format!("message number {i}")));
+            state.conversation.push_assistant(answer(&text, None));
+        }
     }
+    state.touch();
     let screen = render(&state, 100, 30);
     assert!(screen.contains("message number 19999"));
-    assert!(!state.entries[0].is_wrapped());
-    assert!(state.entries[19_999].is_wrapped());
+    let entries = state.entries();
+    assert!(!entries[0].is_wrapped());
+    assert!(entries[19_999].is_wrapped());
 }
 
 #[test]
@@ -247,9 +254,10 @@ fn scrolling_up_stays_put_while_the_answer_streams() {
     let mut state = with_chat(ready_state());
     for i in 0..30 {
         state
-            .entries
-            .push(ChatEntry::new(EntryKind::User, &format!("older line {i}")));
+            .conversation
+            .push_user(format!("older line {i}"), None);
     }
+    state.touch();
     state.input.set_text("next question");
     state.update(Action::Submit);
     state.update(Action::GenerationStarted(RequestId(1)));
@@ -283,10 +291,11 @@ fn scrolling_up_stays_put_while_the_answer_streams() {
 #[test]
 fn answers_render_markdown_lists_emphasis_and_code() {
     let mut state = ready_state();
-    state.entries.push(ChatEntry::new(
-        EntryKind::Assistant,
+    state.conversation.push_assistant(answer(
         "Things to watch:\n- **slippery** rocks\n- *sudden* storms\n```\nkeep_distance(2)\n```",
+        None,
     ));
+    state.touch();
     let screen = render(&state, 100, 20);
     assert!(screen.contains("• slippery rocks"), "{screen}");
     assert!(screen.contains("• sudden storms"), "{screen}");

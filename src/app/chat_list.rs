@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::input::InputEditor;
 use super::{Effect, State};
-use crate::session::{meta_of, to_conversation, ChatSummary, LoadedChat};
+use crate::chats::{meta_of, to_conversation, ChatSummary, LoadedChat};
 
 /// The open chat list.
 #[derive(Debug, Default)]
@@ -140,18 +140,24 @@ impl State {
                 if let Some(editor) = list.renaming.take() {
                     let title = crate::text::one_line(&editor.text());
                     if id == self.chat.id {
-                        self.chat.title = Some(title.clone());
+                        // The open chat's file has one writer, its autosave: the new title
+                        // goes with the next save (now), not through a second write.
+                        self.chat.title = Some(title);
                         self.touch();
+                        self.notify("chat renamed", false);
+                        return vec![Effect::ListChats];
                     }
-                    return vec![Effect::RenameChat { id, title }, Effect::ListChats];
+                    let ticket = self.ticket();
+                    return vec![Effect::RenameChat { ticket, id, title }, Effect::ListChats];
                 }
                 if std::mem::take(&mut list.confirm_delete) {
                     if id == self.chat.id {
                         // The open chat stays on screen; it is saved again under a new id
                         // only if it changes.
-                        self.chat = crate::session::ChatMeta::new_chat();
+                        self.chat = crate::chats::ChatMeta::new_chat();
                     }
-                    return vec![Effect::DeleteChat(id), Effect::ListChats];
+                    let ticket = self.ticket();
+                    return vec![Effect::DeleteChat { ticket, id }, Effect::ListChats];
                 }
             }
             ListKey::Close => {
@@ -169,31 +175,34 @@ impl State {
             self.notify("an answer is running: Esc stops it first", true);
             return vec![];
         }
-        self.notify(format!("opening chat {id}"), false);
-        vec![Effect::OpenChat(id)]
+        self.notify(format!("opening chat {}", crate::text::one_line(&id)), false);
+        let ticket = self.ticket();
+        self.opening = Some(ticket);
+        vec![Effect::OpenChat { ticket, id }]
     }
 
     /// Shows a chat read from disk.
     pub fn show_loaded_chat(&mut self, loaded: LoadedChat) {
         self.conversation = to_conversation(&loaded.file, &loaded.images);
         self.chat = meta_of(&loaded.file);
-        // Set first: the entries are numbered only when the whole chat is here.
+        // The entries are numbered only when the whole chat is here.
         self.earlier_turns_loading = loaded.first_turn > 0;
-        self.rebuild_entries();
+        self.notes.clear();
+        // Not touched: opening a chat is no change to save. The layout (and the turn counts
+        // it keeps by revision) starts afresh instead.
+        self.layout = super::ChatLayout::default();
         if self.earlier_turns_loading {
-            self.entries.insert(
+            self.notes.push(super::Note::new(
                 0,
-                super::ChatEntry::new(
-                    super::EntryKind::Notice,
-                    &format!("reading {} earlier turns…", loaded.first_turn),
-                ),
-            );
+                super::EntryKind::Notice,
+                &format!("reading {} earlier turns…", loaded.first_turn),
+            ));
         }
         for problem in &loaded.problems {
-            self.entries.push(super::ChatEntry::new(
+            self.add_note(
                 super::EntryKind::Notice,
                 &format!("could not load {problem}"),
-            ));
+            );
         }
         self.shown_image =
             self.conversation
@@ -204,7 +213,6 @@ impl State {
                 });
         self.pending_image = None;
         self.scroll = 0;
-        self.streamed_tokens = 0;
         self.one_image_noted = self.conversation.image_count() > 1;
         let title = loaded.file.title.clone();
         self.notify(format!("chat opened: {title}"), false);

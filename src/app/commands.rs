@@ -27,7 +27,7 @@ pub enum Command {
     Rename(String),
     /// Export the current chat.
     Export {
-        format: crate::session::ExportFormat,
+        format: crate::chats::ExportFormat,
         path: Option<String>,
     },
     /// Show the help overlay.
@@ -127,7 +127,7 @@ fn parse_set(args: &str) -> Result<Command, String> {
         "parameter" if !value.is_empty() => parse_set(value),
         _ if name.is_empty() || value.is_empty() || name == "parameter" => Err(format!(
             "usage: /set NAME VALUE (names: {})",
-            crate::settings::SETTING_NAMES.join(", ")
+            crate::sampling::SETTING_NAMES.join(", ")
         )),
         _ => Ok(Command::Set {
             name: name.to_string(),
@@ -156,7 +156,7 @@ fn parse_copy(args: &str) -> Result<Command, String> {
 }
 
 fn parse_export(args: &str) -> Result<Command, String> {
-    use crate::session::ExportFormat;
+    use crate::chats::ExportFormat;
     let (format, path) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
     let format = match format {
         "" | "md" | "markdown" => ExportFormat::Md,

@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
-use super::{ChatEntry, Effect, EntryKind, Generation, ModelStatus, State};
+use super::{Effect, EntryKind, Generation, ModelStatus, State};
 use crate::conversation::{AnswerStats, AssistantTurn, Conversation, FinishReason};
 use crate::engine::{EngineEvent, RequestId};
-use crate::text::one_line;
+use crate::text::{one_line, sanitize};
 
 impl State {
     pub(super) fn send_message(&mut self) -> Vec<Effect> {
@@ -16,11 +16,6 @@ impl State {
         }
         let text = self.input.take();
         let image = self.pending_image.take();
-        let mut entry = ChatEntry::new(EntryKind::User, &text);
-        entry.image_label = image.as_ref().map(|i| i.label.clone());
-        entry.number = Some(self.conversation.user_turn_count() + 1);
-        self.entries.push(entry);
-        self.used_tokens += text.chars().count() / 4;
         self.conversation.push_user(text, image);
         self.scroll = 0;
         self.touch();
@@ -32,32 +27,33 @@ impl State {
                 vec![]
             }
             ModelStatus::Failed(ref reason) => {
-                let reason = reason.clone();
-                self.entries.push(ChatEntry::new(
-                    EntryKind::Notice,
-                    &format!("no model loaded: {reason}"),
-                ));
+                let note = format!("no model loaded: {reason}");
+                self.add_note(EntryKind::Notice, &note);
                 vec![]
             }
         }
     }
 
+    /// Asks for an answer to the conversation as it stands.
     pub(super) fn start_generation(&mut self) -> Vec<Effect> {
-        let mut entry = ChatEntry::new(EntryKind::Assistant, "");
-        entry.number = Some(self.conversation.answer_count() + 1);
-        self.entries.push(entry);
-        self.begin_generation(self.conversation.clone())
+        self.begin_generation(self.conversation.clone(), String::new())
     }
 
-    /// Asks for an answer to `conversation`, streamed into the last chat entry.
-    pub(super) fn begin_generation(&mut self, conversation: Conversation) -> Vec<Effect> {
+    /// Asks for an answer to `conversation`, streamed after `text_so_far` (the stopped answer
+    /// that `/continue` goes on with, else empty).
+    pub(super) fn begin_generation(
+        &mut self,
+        conversation: Conversation,
+        text_so_far: String,
+    ) -> Vec<Effect> {
         self.generation = Generation::Running {
             request: None,
             settings: self.settings.clone(),
             stop_requested: false,
+            text: text_so_far,
+            tokens: 0,
         };
         self.generation_started_at = Some(Instant::now());
-        self.streamed_tokens = 0;
         vec![Effect::Generate {
             conversation,
             settings: self.settings.clone(),
@@ -94,37 +90,29 @@ impl State {
             }
             EngineEvent::LoadFailed { message, .. } => {
                 let message = one_line(&message);
-                self.entries.push(ChatEntry::new(
+                self.add_note(
                     EntryKind::Notice,
                     &format!("the model could not be loaded: {message}"),
-                ));
+                );
                 self.model = ModelStatus::Failed(message);
-                self.generation = Generation::Idle;
+                if self.generation == Generation::Queued {
+                    self.generation = Generation::Idle;
+                }
                 vec![]
             }
-            // Only the prompt view asks for prompts.
-            EngineEvent::Prompt { text, .. } => {
-                self.on_prompt(&text);
+            EngineEvent::Prompt { request, text } => {
+                // Only the prompt view asked last is shown (not one of a chat left since).
+                if self.prompt_request == Some(request) {
+                    self.prompt_request = None;
+                    self.add_note(EntryKind::Prompt, &text);
+                    self.scroll = 0;
+                }
                 vec![]
             }
             // Events for other (stale) requests are dropped here.
             event if Some(event.request()) != self.running_request() => vec![],
-            EngineEvent::Token { text, .. } => {
-                self.streamed_tokens += 1;
-                self.touch();
-                let (width, _) = self.chat_viewport.get();
-                if let Some(entry) = self.entries.last_mut() {
-                    let before = if self.scroll > 0 {
-                        entry.height(width)
-                    } else {
-                        0
-                    };
-                    entry.append(&text);
-                    if self.scroll > 0 {
-                        // Keep the lines the user scrolled to in place while text arrives.
-                        self.scroll += entry.height(width).saturating_sub(before);
-                    }
-                }
+            EngineEvent::Token { text: chunk, .. } => {
+                self.on_token(&chunk);
                 vec![]
             }
             EngineEvent::Done { stats, .. } => {
@@ -134,32 +122,52 @@ impl State {
             EngineEvent::Error { message, .. } => {
                 let stats = AnswerStats {
                     finish: FinishReason::Error,
-                    tokens: self.streamed_tokens,
+                    tokens: self.streamed_tokens(),
                     time_to_first_token: Default::default(),
                     tokens_per_second: 0.0,
                     seed: None,
                 };
                 self.finish_answer(stats);
-                self.entries.push(ChatEntry::new(
+                self.add_note(
                     EntryKind::Notice,
                     &format!("error: {}", one_line(&message)),
-                ));
+                );
                 vec![]
             }
         }
     }
 
+    /// A token of the running answer: it joins the answer of its request, wherever the chat
+    /// pane's last entry is.
+    fn on_token(&mut self, chunk: &str) {
+        let scrolled = self.scroll > 0;
+        let before = if scrolled { self.streaming_height() } else { 0 };
+        if let Generation::Running { text, tokens, .. } = &mut self.generation {
+            *tokens += 1;
+            text.push_str(&sanitize(chunk));
+        }
+        self.touch();
+        if scrolled {
+            // Keep the lines the user scrolled to in place while text arrives.
+            self.scroll += self.streaming_height().saturating_sub(before);
+        }
+    }
+
+    /// Lines the streaming answer takes in the chat pane now.
+    fn streaming_height(&self) -> usize {
+        let (width, _) = self.chat_viewport.get();
+        self.entries_from_bottom()
+            .next()
+            .filter(|e| e.streaming)
+            .map_or(0, |e| e.height(width))
+    }
+
+    /// Ends the running answer: its text, as streamed, becomes the conversation's last turn.
     fn finish_answer(&mut self, stats: AnswerStats) {
-        let settings = match std::mem::replace(&mut self.generation, Generation::Idle) {
-            Generation::Running { settings, .. } => settings,
-            _ => self.settings.clone(),
-        };
-        let text = match self.entries.last_mut() {
-            Some(entry) if entry.kind == EntryKind::Assistant => {
-                entry.stats = Some(stats.clone());
-                entry.text.clone()
-            }
-            _ => String::new(),
+        let Generation::Running { settings, text, .. } =
+            std::mem::replace(&mut self.generation, Generation::Idle)
+        else {
+            return;
         };
         self.conversation.push_assistant(AssistantTurn {
             text,
@@ -168,8 +176,6 @@ impl State {
             answered_by: self.answered_by(),
         });
         self.touch();
-        self.used_tokens += stats.tokens;
-        self.streamed_tokens = 0;
         self.generation_started_at = None;
         if stats.finish != FinishReason::Error {
             self.last_stats = Some(stats);

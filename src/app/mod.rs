@@ -5,7 +5,6 @@
 mod chat;
 pub mod chat_list;
 pub mod commands;
-mod complete;
 mod generation;
 pub mod input;
 mod key;
@@ -17,15 +16,15 @@ mod update;
 use std::cell::Cell;
 use std::time::Instant;
 
-pub use chat::{ChatEntry, EntryKind};
+pub use chat::{ChatEntry, ChatLayout, EntryKind, Note, ShownEntry, TurnCounts};
 use chat_list::ChatList;
 use input::InputEditor;
 use settings_panel::SettingsPanel;
 
-use crate::conversation::{AnswerStats, ChatImage, Conversation};
+use crate::conversation::{AnswerStats, AssistantTurn, ChatImage, Conversation};
+use crate::chats::{ChatMeta, ChatSummary, ExportFormat, LoadedChat};
 use crate::engine::{EngineEvent, ModelInfo, RequestId};
-use crate::session::{ChatMeta, ChatSummary, ExportFormat, LoadedChat};
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 
 /// Something that happened: a key resolved through the keymap, a result of background work,
 /// or a change of the terminal.
@@ -95,10 +94,21 @@ pub enum Action {
     Engine(EngineEvent),
     /// The engine accepted the generation asked for by [`Effect::Generate`] under this id.
     GenerationStarted(RequestId),
+    /// The engine took the prompt-view request of [`Effect::RenderPrompt`] under this id.
+    PromptRequested(RequestId),
     /// An image asked for by [`Effect::LoadImage`] finished loading (or failed, one line).
+    /// Only the newest request's result is used.
     ImageLoaded {
+        ticket: Ticket,
         source: String,
         result: Result<ChatImage, String>,
+    },
+    /// The path completion asked for by [`Effect::CompletePath`]: `completed` replaces the
+    /// input if it still reads `typed`.
+    PathCompleted {
+        ticket: Ticket,
+        typed: String,
+        completed: Option<String>,
     },
     /// Ask the last question again with the current settings (replacing the last answer).
     Regenerate,
@@ -125,11 +135,26 @@ pub enum Action {
     },
     /// Open saved chat `id` (all of it), replacing the one on screen.
     OpenChat(String),
-    /// A saved chat was read (asked for by [`Effect::OpenChat`]).
-    ChatOpened(Result<Box<LoadedChat>, String>),
-    /// Background file work (save, export, rename, delete, copy) reports a line.
-    FileNotice { text: String, is_error: bool },
+    /// A saved chat was read (asked for by [`Effect::OpenChat`] under `ticket`).
+    ChatOpened {
+        ticket: Ticket,
+        result: Result<Box<LoadedChat>, String>,
+    },
+    /// Background file work (save, export, rename, delete, copy) reports a line; `ticket` is
+    /// the request's, `None` for an autosave.
+    FileNotice {
+        ticket: Option<Ticket>,
+        text: String,
+        is_error: bool,
+    },
 }
+
+/// The id of a piece of background work that the state asked for (an image load, a chat
+/// open, a rename, an export, a completion): its result carries it back, and a result whose
+/// ticket is no longer the one awaited is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ticket(pub u64);
+
 
 /// Work for the event loop, returned by [`State::update`].
 #[derive(Debug, Clone)]
@@ -142,23 +167,36 @@ pub enum Effect {
     /// Stop a running generation.
     Cancel(RequestId),
     /// Load an image from a path or URL; reply with [`Action::ImageLoaded`].
-    LoadImage(String),
-    /// Ask the engine for the prompt text of `conversation`; it comes back as an engine event.
+    LoadImage { ticket: Ticket, source: String },
+    /// Complete the file path in `/image PARTIAL`; reply with [`Action::PathCompleted`].
+    CompletePath { ticket: Ticket, typed: String },
+    /// Ask the engine for the prompt text of `conversation`; reply with
+    /// [`Action::PromptRequested`], the text comes back as an engine event.
     RenderPrompt(Conversation),
     /// Put `text` on the clipboard; reply with a [`Action::FileNotice`].
     Copy(String),
     /// Read the saved chats; reply with [`Action::ChatsListed`].
     ListChats,
-    /// Read saved chat `id`; reply with [`Action::ChatOpened`].
-    OpenChat(String),
-    /// Rename saved chat `id`.
-    RenameChat { id: String, title: String },
+    /// Read saved chat `id` (after every write queued before); reply with
+    /// [`Action::ChatOpened`].
+    OpenChat { ticket: Ticket, id: String },
+    /// Rename saved chat `id` (not the open one: its title is saved with it).
+    RenameChat {
+        ticket: Ticket,
+        id: String,
+        title: String,
+    },
     /// Delete saved chat `id`.
-    DeleteChat(String),
-    /// Export the current chat (saved first) to `path`, or `./ID.md|json`.
+    DeleteChat { ticket: Ticket, id: String },
+    /// Write the chat as it is in memory (`chat`, `conversation` and the answer streaming
+    /// now) to `path`, or `./ID.md|json`. Reads the snapshot; saves nothing.
     Export {
+        ticket: Ticket,
         format: ExportFormat,
         path: Option<String>,
+        chat: ChatMeta,
+        conversation: Conversation,
+        partial: Option<AssistantTurn>,
     },
     /// Restore the terminal and exit.
     Quit,
@@ -213,12 +251,16 @@ pub enum Generation {
     Idle,
     /// A message waits for the model to finish loading.
     Queued,
-    /// An answer streams into the last chat entry; `request` is known once the engine
-    /// accepted it.
+    /// An answer streams; it belongs to `request` (known once the engine accepted it), and
+    /// only that request's tokens join `text`.
     Running {
         request: Option<RequestId>,
         settings: SamplingSettings,
         stop_requested: bool,
+        /// The answer so far (for `/continue`, the stopped answer's text first), sanitised.
+        text: String,
+        /// Tokens streamed by this request.
+        tokens: usize,
     },
 }
 
@@ -242,13 +284,18 @@ pub struct StartInfo {
     pub dtype: String,
 }
 
-/// Everything the screen shows.
+/// Everything the screen shows. The chat's one record is `conversation` (what is saved and
+/// sent), `notes` (vchat's messages tied to a turn) and the running answer in `generation`;
+/// the chat pane is derived from them ([`State::entries_from_bottom`]).
 #[derive(Debug)]
 pub struct State {
     pub start: StartInfo,
     pub model: ModelStatus,
-    pub entries: Vec<ChatEntry>,
     pub conversation: Conversation,
+    /// vchat's messages in the chat pane, in order of the turn they follow.
+    pub notes: Vec<Note>,
+    /// The chat pane's laid-out lines and turn counts: a cache, written while drawing.
+    pub layout: ChatLayout,
     pub settings: SamplingSettings,
     pub input: InputEditor,
     /// An error about what was typed (a refused command), shown under the input.
@@ -261,8 +308,8 @@ pub struct State {
     pub pending_image: Option<ChatImage>,
     /// The image shown in the image pane (the chat's latest).
     pub shown_image: Option<ChatImage>,
-    /// A source being loaded, for the image pane.
-    pub image_loading: Option<String>,
+    /// The image load awaited (the newest asked for) and its source, for the image pane.
+    pub image_loading: Option<(Ticket, String)>,
     pub notice: Option<Notice>,
     /// Lines scrolled up from the bottom of the chat; 0 follows the stream.
     pub scroll: usize,
@@ -271,10 +318,6 @@ pub struct State {
     pub last_stats: Option<AnswerStats>,
     /// When the running answer was asked for, for the live elapsed time.
     pub generation_started_at: Option<Instant>,
-    /// Tokens streamed into the running answer so far.
-    pub streamed_tokens: usize,
-    /// Tokens of the chat before the running answer (see [`State::context_tokens`]).
-    pub used_tokens: usize,
     /// Which key does what (defaults, then the config's `[keys]`).
     pub keymap: keymap::Keymap,
     /// The chat pane's inner size at the last frame, for page-sized scrolling. A cache of the
@@ -292,6 +335,16 @@ pub struct State {
     /// A reopened chat shows its last turns while the earlier ones are read. Until they are
     /// in, the chat is not saved (that would cut it short) and cannot be changed.
     pub earlier_turns_loading: bool,
+    /// The chat open awaited (the newest asked for).
+    pub opening: Option<Ticket>,
+    /// The prompt-view request awaited.
+    pub prompt_request: Option<RequestId>,
+    /// The path completion awaited.
+    pub completing: Option<Ticket>,
+    /// The newest file-work result shown: an older one arriving later is dropped.
+    pub last_file_result: Option<Ticket>,
+    /// The last ticket handed out.
+    next_ticket: u64,
 }
 
 /// Why a chat cannot be changed, or counted through, while its earlier turns are being read.
@@ -311,11 +364,12 @@ impl State {
                 stage,
                 fraction: 0.0,
             },
-            entries: Vec::new(),
             conversation: Conversation {
                 system_prompt,
                 turns: Vec::new(),
             },
+            notes: Vec::new(),
+            layout: ChatLayout::default(),
             settings,
             input: InputEditor::default(),
             input_error: None,
@@ -331,8 +385,6 @@ impl State {
             ctrl_c_armed: false,
             last_stats: None,
             generation_started_at: None,
-            streamed_tokens: 0,
-            used_tokens: 0,
             keymap: keymap::Keymap::default(),
             chat_viewport: Cell::new((80, 20)),
             chat: ChatMeta::new_chat(),
@@ -340,7 +392,18 @@ impl State {
             chat_list: None,
             one_image_noted: false,
             earlier_turns_loading: false,
+            opening: None,
+            prompt_request: None,
+            completing: None,
+            last_file_result: None,
+            next_ticket: 0,
         }
+    }
+
+    /// A new ticket for background work.
+    pub(super) fn ticket(&mut self) -> Ticket {
+        self.next_ticket += 1;
+        Ticket(self.next_ticket)
     }
 
     /// Marks the chat as changed, for the autosaver.
@@ -350,7 +413,7 @@ impl State {
 
     /// Shows a start-up problem (a bad config value) in the chat and the status bar.
     pub fn report_problem(&mut self, text: &str) {
-        self.entries.push(ChatEntry::new(EntryKind::Notice, text));
+        self.add_note(EntryKind::Notice, text);
         self.notice = Some(Notice {
             text: crate::text::one_line(text),
             is_error: true,
@@ -375,9 +438,16 @@ impl State {
     }
 
     /// Approximate context used: tokens of every finished answer plus the running one, plus
-    /// user text at about four characters a token. Kept as a running count so that a frame
-    /// does not walk the whole history.
+    /// user text at about four characters a token.
     pub fn context_tokens(&self) -> usize {
-        self.used_tokens + self.streamed_tokens
+        self.turn_counts().tokens + self.streamed_tokens()
+    }
+
+    /// Tokens streamed into the running answer so far.
+    pub fn streamed_tokens(&self) -> usize {
+        match &self.generation {
+            Generation::Running { tokens, .. } => *tokens,
+            _ => 0,
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! accept and refuse the same things with the same messages.
 
 use super::input::InputEditor;
-use crate::settings::{allowed_range, SamplingSettings, SETTING_NAMES};
+use crate::sampling::{allowed_range, SamplingSettings, SETTING_NAMES};
 
 /// The row that edits the system prompt, after the sampling settings.
 pub const SYSTEM_ROW: &str = "system prompt";

@@ -2,7 +2,7 @@
 //! message, the prompt view, copying an answer, flipping through the chat's images, and the
 //! answer in progress as it would be saved.
 
-use super::{ChatEntry, Effect, EntryKind, Generation, ModelStatus, State};
+use super::{Effect, EntryKind, Generation, ModelStatus, State};
 use crate::conversation::{AnswerStats, AssistantTurn, ChatImage, FinishReason, Turn};
 
 impl State {
@@ -16,19 +16,21 @@ impl State {
 
     /// The answer streaming now, as it would be saved if vchat ended at this moment.
     pub fn partial_answer(&self) -> Option<AssistantTurn> {
-        let Generation::Running { settings, .. } = &self.generation else {
+        let Generation::Running {
+            settings,
+            text,
+            tokens,
+            ..
+        } = &self.generation
+        else {
             return None;
         };
-        let entry = self
-            .entries
-            .last()
-            .filter(|e| e.kind == EntryKind::Assistant)?;
         Some(AssistantTurn {
-            text: entry.text.clone(),
+            text: text.clone(),
             settings: settings.clone(),
             stats: Some(AnswerStats {
                 finish: FinishReason::Interrupted,
-                tokens: self.streamed_tokens,
+                tokens: *tokens,
                 time_to_first_token: Default::default(),
                 tokens_per_second: 0.0,
                 seed: settings.seed,
@@ -37,43 +39,27 @@ impl State {
         })
     }
 
-    /// Drops the last answer and asks again with the current settings.
+    /// Drops the last answer and asks again with the current settings. Every condition is
+    /// checked before anything changes: a refused regenerate keeps the answer.
     pub(super) fn regenerate(&mut self) -> Vec<Effect> {
         if let Some(why) = self.why_turns_are_locked() {
             self.notify(why, true);
             return vec![];
         }
-        match self.conversation.turns.last() {
-            Some(Turn::Assistant(answer)) => {
-                let tokens = answer.stats.as_ref().map_or(0, |s| s.tokens);
-                self.used_tokens = self.used_tokens.saturating_sub(tokens);
-                self.conversation.turns.pop();
-                // The answer's entry and anything vchat said after it.
-                while let Some(entry) = self.entries.pop() {
-                    if entry.kind == EntryKind::Assistant {
-                        break;
-                    }
-                }
-            }
-            Some(Turn::User(_)) => {
-                // The last question got no answer (an error): ask it again.
-                while self
-                    .entries
-                    .last()
-                    .is_some_and(|e| e.kind != EntryKind::User)
-                {
-                    self.entries.pop();
-                }
-            }
-            None => {
-                self.notify("nothing to regenerate yet", true);
-                return vec![];
-            }
-        }
-        if !matches!(self.model, ModelStatus::Ready(_)) {
-            self.notify("the model is not ready", true);
+        if self.conversation.turns.is_empty() {
+            self.notify("nothing to regenerate yet", true);
             return vec![];
         }
+        if !matches!(self.model, ModelStatus::Ready(_)) {
+            self.notify("the model is not ready: the answer is kept", true);
+            return vec![];
+        }
+        // The last question got no answer (an error) when the last turn is the user's: it is
+        // asked again as it is.
+        if let Some(Turn::Assistant(_)) = self.conversation.turns.last() {
+            self.conversation.turns.pop();
+        }
+        self.forget_after_turns();
         self.scroll = 0;
         self.touch();
         self.start_generation()
@@ -110,25 +96,18 @@ impl State {
         if last.text.is_empty() {
             return self.regenerate();
         }
+        // The stopped answer becomes the start of the running one: it stays on screen, and
+        // is saved with whatever the model adds (or as it was, if nothing comes).
         let Some(Turn::Assistant(partial)) = self.conversation.turns.pop() else {
             return vec![];
         };
-        // The answer's entry takes the new text; what vchat said after it goes.
-        while self
-            .entries
-            .last()
-            .is_some_and(|e| e.kind != EntryKind::Assistant)
-        {
-            self.entries.pop();
-        }
-        if let Some(entry) = self.entries.last_mut() {
-            entry.stats = None;
-        }
+        self.forget_after_turns();
         let mut conversation = self.conversation.clone();
+        let text_so_far = partial.text.clone();
         conversation.push_assistant(partial);
         self.scroll = 0;
         self.touch();
-        self.begin_generation(conversation)
+        self.begin_generation(conversation, text_so_far)
     }
 
     /// Puts user message `number` (1-based; `None` = the last) back in the input for
@@ -155,46 +134,15 @@ impl State {
             return vec![];
         };
         let removed = self.conversation.turns.split_off(turn_index);
-        let Some(Turn::User(user)) = removed.into_iter().next() else {
-            return vec![];
-        };
-        self.rebuild_entries();
-        self.input.set_text(&user.text);
-        self.pending_image = user.image;
+        self.forget_after_turns();
+        if let Some(Turn::User(user)) = removed.into_iter().next() {
+            self.input.set_text(&user.text);
+            self.pending_image = user.image;
+        }
         self.scroll = 0;
         self.touch();
         self.notify("editing: Enter sends the message again", false);
         vec![]
-    }
-
-    /// Re-creates the chat pane's entries from the conversation (after an edit, or when a
-    /// saved chat is opened). Token counts are recomputed the same way.
-    pub(super) fn rebuild_entries(&mut self) {
-        self.entries.clear();
-        self.used_tokens = 0;
-        let (mut users, mut answers) = (0, 0);
-        let numbered = !self.earlier_turns_loading;
-        for turn in &self.conversation.turns {
-            let entry = match turn {
-                Turn::User(user) => {
-                    users += 1;
-                    let mut entry = ChatEntry::new(EntryKind::User, &user.text);
-                    entry.image_label = user.image.as_ref().map(|i| i.label.clone());
-                    entry.number = numbered.then_some(users);
-                    self.used_tokens += user.text.chars().count() / 4;
-                    entry
-                }
-                Turn::Assistant(answer) => {
-                    answers += 1;
-                    let mut entry = ChatEntry::new(EntryKind::Assistant, &answer.text);
-                    entry.stats = answer.stats.clone();
-                    entry.number = numbered.then_some(answers);
-                    self.used_tokens += answer.stats.as_ref().map_or(0, |s| s.tokens);
-                    entry
-                }
-            };
-            self.entries.push(entry);
-        }
     }
 
     /// Asks the engine for the prompt of the chat as it stands (with the message being typed,
@@ -212,12 +160,6 @@ impl State {
             conversation.push_user("", self.pending_image.clone());
         }
         vec![Effect::RenderPrompt(conversation)]
-    }
-
-    /// Shows the prompt text the engine rendered.
-    pub(super) fn on_prompt(&mut self, text: &str) {
-        self.entries.push(ChatEntry::new(EntryKind::Prompt, text));
-        self.scroll = 0;
     }
 
     /// Copies answer `number` (1-based; none = the last), or with `code` its last code block.
@@ -318,11 +260,11 @@ impl State {
             matches!(&self.model, ModelStatus::Ready(info) if info.one_image_per_request);
         if one_image && !self.one_image_noted && self.conversation.image_count() >= 1 {
             self.one_image_noted = true;
-            self.entries.push(ChatEntry::new(
+            self.add_note(
                 EntryKind::Notice,
                 "this model sees one image per request: the newest image goes to the model; \
                  earlier ones are named in the text instead",
-            ));
+            );
         }
     }
 }

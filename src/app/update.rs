@@ -2,7 +2,6 @@
 
 use super::chat::lines_up_to;
 use super::commands::{self, Command};
-use super::complete::complete_image_path;
 use super::settings_panel::{self, SYSTEM_ROW};
 use super::{Action, Effect, Focus, Generation, Notice, State};
 use crate::text::one_line;
@@ -18,12 +17,27 @@ impl State {
             Action::Interrupt => self.interrupt(),
             Action::Stop => self.stop(),
             Action::FocusNext => {
-                if self.focus == Focus::Input && self.input.text().starts_with("/image ") {
-                    if let Some(done) = complete_image_path(&self.input.text()) {
+                let typed = self.input.text();
+                if self.focus == Focus::Input && typed.starts_with("/image ") {
+                    // The folder is read by the event loop; the answer comes back as an action.
+                    let ticket = self.ticket();
+                    self.completing = Some(ticket);
+                    return vec![Effect::CompletePath { ticket, typed }];
+                }
+                self.set_focus(self.focus.next());
+                vec![]
+            }
+            Action::PathCompleted {
+                ticket,
+                typed,
+                completed,
+            } => {
+                // Only the newest completion, and only if the input was not changed since.
+                if self.completing == Some(ticket) {
+                    self.completing = None;
+                    if let Some(done) = completed.filter(|_| self.input.text() == typed) {
                         self.input.set_text(&done);
                     }
-                } else {
-                    self.set_focus(self.focus.next());
                 }
                 vec![]
             }
@@ -102,6 +116,10 @@ impl State {
                 }
                 vec![]
             }
+            Action::PromptRequested(id) => {
+                self.prompt_request = Some(id);
+                vec![]
+            }
             Action::Regenerate => self.regenerate(),
             Action::NewChat => self.run_command(Command::New(None)),
             Action::Continue => self.continue_answer(),
@@ -122,27 +140,31 @@ impl State {
                 vec![]
             }
             Action::OpenChat(id) => self.open_chat(id),
-            Action::ChatOpened(result) => {
-                self.on_chat_opened(result);
+            Action::ChatOpened { ticket, result } => {
+                if self.opening == Some(ticket) {
+                    self.opening = None;
+                    self.on_chat_opened(result);
+                }
                 vec![]
             }
-            Action::FileNotice { text, is_error } => {
-                self.notify(text, is_error);
+            Action::FileNotice {
+                ticket,
+                text,
+                is_error,
+            } => {
+                // A result older than one already shown would only confuse.
+                if ticket.is_none() || ticket >= self.last_file_result {
+                    self.last_file_result = ticket.max(self.last_file_result);
+                    self.notify(text, is_error);
+                }
                 vec![]
             }
-            Action::ImageLoaded { source, result } => {
-                if self.image_loading.as_deref() == Some(source.as_str()) {
-                    self.image_loading = None;
-                }
-                match result {
-                    Ok(image) => {
-                        self.notify(format!("image ready: {}", one_line(&image.label)), false);
-                        self.note_one_image_per_request();
-                        self.shown_image = Some(image.clone());
-                        self.pending_image = Some(image);
-                    }
-                    Err(message) => self.notify(message, true),
-                }
+            Action::ImageLoaded {
+                ticket,
+                source,
+                result,
+            } => {
+                self.on_image_loaded(ticket, &source, result);
                 vec![]
             }
             editing => {
@@ -150,6 +172,49 @@ impl State {
                 vec![]
             }
         }
+    }
+
+    /// An image load finished: only the newest one asked for is attached.
+    fn on_image_loaded(
+        &mut self,
+        ticket: super::Ticket,
+        source: &str,
+        result: Result<crate::conversation::ChatImage, String>,
+    ) {
+        if self.image_loading.as_ref().map(|(t, _)| *t) != Some(ticket) {
+            tracing::debug!("dropped the result of an older image load: {source}");
+            return;
+        }
+        self.image_loading = None;
+        match result {
+            Ok(image) => {
+                self.notify(format!("image ready: {}", one_line(&image.label)), false);
+                self.note_one_image_per_request();
+                self.shown_image = Some(image.clone());
+                self.pending_image = Some(image);
+            }
+            Err(message) => self.notify(message, true),
+        }
+    }
+
+    /// Export works from the chat in memory (with the answer streaming now), never from disk.
+    fn export(&mut self, format: crate::chats::ExportFormat, path: Option<String>) -> Vec<Effect> {
+        if self.earlier_turns_loading {
+            self.notify(super::EARLIER_TURNS_LOADING, true);
+            return vec![];
+        }
+        if self.conversation.turns.is_empty() && self.partial_answer().is_none() {
+            self.notify("nothing to export yet", true);
+            return vec![];
+        }
+        vec![Effect::Export {
+            ticket: self.ticket(),
+            format,
+            path,
+            chat: self.chat.clone(),
+            conversation: self.conversation.clone(),
+            partial: self.partial_answer(),
+        }]
     }
 
     fn set_focus(&mut self, focus: Focus) {
@@ -204,7 +269,7 @@ impl State {
         let wanted = self.scroll.saturating_add_signed(delta);
         let height = usize::from(height);
         // Only the entries down to the wanted position are wrapped.
-        let total = lines_up_to(&self.entries, width, wanted + height);
+        let total = lines_up_to(self, width, wanted + height);
         self.scroll = wanted.min(total.saturating_sub(height));
     }
 
@@ -254,14 +319,16 @@ impl State {
             Generation::Queued => {
                 // Nothing was asked of the engine yet: give the message back to the input.
                 self.generation = Generation::Idle;
-                if let Some(crate::conversation::Turn::User(turn)) = self.conversation.turns.pop() {
-                    self.entries.pop();
-                    self.used_tokens = self
-                        .used_tokens
-                        .saturating_sub(turn.text.chars().count() / 4);
-                    self.input.set_text(&turn.text);
-                    if turn.image.is_some() {
-                        self.pending_image = turn.image;
+                if let Some(crate::conversation::Turn::User(_)) = self.conversation.turns.last() {
+                    if let Some(crate::conversation::Turn::User(turn)) =
+                        self.conversation.turns.pop()
+                    {
+                        self.forget_after_turns();
+                        self.touch();
+                        self.input.set_text(&turn.text);
+                        if turn.image.is_some() {
+                            self.pending_image = turn.image;
+                        }
                     }
                 }
                 self.notify("message withdrawn", false);
@@ -350,32 +417,38 @@ impl State {
     fn run_command(&mut self, command: Command) -> Vec<Effect> {
         match command {
             Command::Image(source) => {
-                self.image_loading = Some(source.clone());
-                self.notify(format!("loading image {source}"), false);
-                vec![Effect::LoadImage(source)]
+                // A later /image wins over one still loading, whichever finishes first.
+                let ticket = self.ticket();
+                self.image_loading = Some((ticket, source.clone()));
+                self.notify(format!("loading image {}", one_line(&source)), false);
+                vec![Effect::LoadImage { ticket, source }]
             }
             Command::New(image) => {
+                // The chat on screen is saved as it is before it goes: a running answer is
+                // stopped first (Esc), so that none of it is lost. (A message queued for the
+                // model is saved already.)
                 if self.earlier_turns_loading {
-                    self.notify(
-                        "the chat's earlier turns are still being read: a moment",
-                        true,
-                    );
+                    self.notify(super::EARLIER_TURNS_LOADING, true);
                     return vec![];
                 }
-                let mut effects = self.cancel_running();
+                if matches!(self.generation, Generation::Running { .. }) {
+                    self.notify("an answer is running: Esc stops it first", true);
+                    return vec![];
+                }
+                let mut effects = vec![];
                 self.generation = Generation::Idle;
-                self.entries.clear();
                 self.conversation.turns.clear();
+                self.notes.clear();
+                self.forget_after_turns();
+                self.touch();
                 self.scroll = 0;
-                self.streamed_tokens = 0;
-                self.used_tokens = 0;
                 // The image shown stays unless another is named: a new chat is often about
                 // the same picture.
                 self.pending_image = match image {
                     Some(_) => None,
                     None => self.shown_image.clone(),
                 };
-                self.chat = crate::session::ChatMeta::new_chat();
+                self.chat = crate::chats::ChatMeta::new_chat();
                 self.one_image_noted = false;
                 self.notify("new chat", false);
                 if let Some(source) = image {
@@ -407,12 +480,13 @@ impl State {
             Command::Copy { answer, code } => self.copy_answer(answer, code),
             Command::Chats => self.open_chat_list(),
             Command::Rename(title) => {
+                // The open chat's title is saved with it, by the one writer of its file.
                 self.chat.title = Some(one_line(&title));
                 self.touch();
                 self.notify(format!("chat renamed: {}", one_line(&title)), false);
                 vec![]
             }
-            Command::Export { format, path } => vec![Effect::Export { format, path }],
+            Command::Export { format, path } => self.export(format, path),
             Command::Help => {
                 self.help_open = true;
                 vec![]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::app::keymap::Keymap;
 use crate::cli::ImageProtocol;
 use crate::engine::IsqChoice;
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 use crate::ui::Theme;
 pub use remote::RemoteConfig;
 

@@ -130,9 +130,10 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
         })?;
         builder = builder.with_jinja_explicit(path);
     }
-    if options.offline {
-        // hf-hub reads this too: never reach for the network.
-        std::env::set_var("HF_HUB_OFFLINE", "1");
+    if options.offline && !super::options::offline_from_env() {
+        // hf-hub only reads HF_HUB_OFFLINE, which `main` sets for `--offline` before the
+        // runtime starts (it cannot be set safely from here, among running threads).
+        tracing::warn!("offline asked for without HF_HUB_OFFLINE: hf-hub may still try the hub");
     }
 
     // mistral.rs loads synchronously inside its async builder; a panic in it must become an

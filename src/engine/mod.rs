@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 use crate::conversation::{AnswerStats, Conversation};
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 pub use options::{
     offline_from_env, Backend, DeviceChoice, DeviceMapChoice, DtypeChoice, EngineOptions,
     IsqChoice, DEFAULT_MODEL,

@@ -17,7 +17,7 @@ use std::time::Instant;
 use mistralrs::{CustomLogitsProcessor, Tensor};
 
 use crate::rng::SplitMix64;
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 
 /// The tokens of one answer, with the time the first and the last were picked.
 #[derive(Debug, Clone, Default)]

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Command, EngineEvent, RequestId};
 use crate::conversation::Conversation;
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 
 pub(super) type Events = mpsc::UnboundedSender<EngineEvent>;
 

@@ -14,7 +14,7 @@ use super::sampler::{context_full_message, VchatSampler};
 use super::serve::{refuse_everything, serve, Backend, Events};
 use super::{Command, EngineEvent, EngineOptions, RequestId};
 use crate::conversation::{decode_rate, AnswerStats, Conversation, FinishReason};
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 use crate::text::one_line;
 
 pub async fn run(

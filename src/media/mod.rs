@@ -9,7 +9,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::conversation::ChatImage;
-pub use decode::{decode_image, DecodeLimits, MAX_MODEL_EDGE};
+pub use decode::{check_complete, decode_image, DecodeLimits, MAX_MODEL_EDGE};
 
 /// Why an image could not be used. Each message is one line meant for the user.
 #[derive(Debug, Error)]
@@ -75,6 +75,7 @@ pub async fn load_image(source: &str, options: &MediaOptions) -> Result<ChatImag
     // Decoding a large JPEG takes a while: keep it off the async workers.
     tokio::task::spawn_blocking(move || {
         let pixels = decode_image(&bytes, &label, &limits)?;
+        check_complete(&bytes, &label)?;
         Ok(ChatImage::new(label, bytes, pixels))
     })
     .await

@@ -1,6 +1,7 @@
 //! The full-screen app: terminal setup, the event loop, and the bridge between terminal
 //! events, the engine and the [`State`](crate::app::State).
 
+mod complete;
 mod images;
 mod session;
 pub mod terminal;
@@ -67,7 +68,7 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
         forced => forced,
     };
     let mut state = State::new(start_info(&options), settings, args.system.clone());
-    let store = crate::session::ChatStore::open_default();
+    let store = crate::chats::ChatStore::open_default();
     if let Some(id) = &args.sessions.resume {
         // Read before the terminal changes, so that a missing chat is a plain error line. Only
         // the last turns: a long chat's first screen does not wait for the whole history.
@@ -118,9 +119,9 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
 
 /// Reads saved chat `id` (empty: the latest) for `--resume`.
 fn open_saved_chat(
-    store: &crate::session::ChatStore,
+    store: &crate::chats::ChatStore,
     id: &str,
-) -> Result<crate::session::LoadedChat, Exit> {
+) -> Result<crate::chats::LoadedChat, Exit> {
     let id = match id {
         "" => store.latest().ok_or_else(|| {
             Exit::new(
@@ -134,7 +135,7 @@ fn open_saved_chat(
         id => id.to_string(),
     };
     store
-        .load_tail(&id, crate::session::FIRST_SCREEN_TURNS)
+        .load_tail(&id, crate::chats::FIRST_SCREEN_TURNS)
         .map_err(|e| Exit::new(Exit::USAGE, e.to_string()))
 }
 

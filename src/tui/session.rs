@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::app::{Action, Effect, Generation, State};
+use super::complete::complete_image_path;
+use crate::app::{Action, Effect, Generation, State, Ticket};
+use crate::chats::{self, ChatStore, ChatWriter, ExportFormat};
 use crate::engine::{Engine, EngineEvent, EngineOptions};
 use crate::media::{self, MediaOptions};
-use crate::session::{self as chats, Autosaver, ChatStore, ExportFormat};
 use crate::text::one_line;
 
 /// While an answer streams, the chat is saved at most this often (and when it ends).
@@ -20,16 +21,17 @@ pub struct Session {
     pub state: State,
     engine: Engine,
     engine_events: mpsc::UnboundedReceiver<EngineEvent>,
-    /// Results of background work (image loads) come back as actions.
+    /// Results of background work (image loads, chat files) come back as actions.
     results_tx: mpsc::UnboundedSender<Action>,
     results: mpsc::UnboundedReceiver<Action>,
     media: MediaOptions,
     quit: bool,
     /// Set by every dispatched action: the screen needs a redraw.
     pub dirty: bool,
-    /// Where chats are saved; `None` with `--no-save` (and in tests that do not ask).
+    /// Where chats are read from (list, open); `None` in tests that do not ask.
     store: Option<ChatStore>,
-    autosave: Option<Autosaver>,
+    /// The one writer of the chat files; `None` with `--no-save`, when nothing is written.
+    writer: Option<ChatWriter>,
     saved_revision: u64,
     last_save: Instant,
     /// Copies go to the terminal as OSC 52 (the full-screen app); off when headless.
@@ -51,19 +53,20 @@ impl Session {
             quit: false,
             dirty: true,
             store: None,
-            autosave: None,
+            writer: None,
             saved_revision: 0,
             last_save: Instant::now(),
             clipboard_to_terminal: false,
         }
     }
 
-    /// Saves the chat to `store` after every change from now on (and lists, opens and
-    /// exports chats from it).
+    /// Saves the chat to `store` after every change from now on (and lists, opens, renames
+    /// and deletes chats there, all through one writer).
     pub fn save_to(&mut self, store: ChatStore) {
         let errors = self.results_tx.clone();
-        self.autosave = Some(Autosaver::start(store.clone(), move |message| {
+        self.writer = Some(ChatWriter::start(store.clone(), move |message| {
             let _ = errors.send(Action::FileNotice {
+                ticket: None,
                 text: message,
                 is_error: true,
             });
@@ -72,7 +75,7 @@ impl Session {
         self.store = Some(store);
     }
 
-    /// Lists, opens and exports chats from `store` without saving anything (`--no-save`).
+    /// Lists and opens chats from `store` without writing anything there (`--no-save`).
     pub fn read_from(&mut self, store: ChatStore) {
         self.store = Some(store);
     }
@@ -81,20 +84,20 @@ impl Session {
     /// the last thing before the app ends, whatever ends it.
     pub fn finish(&mut self) {
         self.autosave_now(true);
-        if let Some(mut autosave) = self.autosave.take() {
-            autosave.finish();
+        if let Some(mut writer) = self.writer.take() {
+            writer.finish();
         }
     }
 
     /// Queues a snapshot of the chat when it changed; while an answer streams, at most every
     /// [`STREAM_SAVE_INTERVAL`] unless `force`.
     fn autosave_now(&mut self, force: bool) {
-        let Some(autosave) = &self.autosave else {
+        let Some(writer) = &self.writer else {
             return;
         };
         let state = &self.state;
         if state.revision == self.saved_revision
-            || state.conversation.turns.is_empty()
+            || (state.conversation.turns.is_empty() && state.partial_answer().is_none())
             // Only the last turns are in: saving now would cut the chat short.
             || state.earlier_turns_loading
         {
@@ -106,7 +109,7 @@ impl Session {
         }
         let partial = state.partial_answer();
         let (file, images) = chats::to_file(&state.chat, &state.conversation, partial.as_ref());
-        autosave.save(file, images);
+        writer.save(file, images);
         self.saved_revision = state.revision;
         self.last_save = Instant::now();
     }
@@ -141,7 +144,7 @@ impl Session {
                 self.engine.cancel(id);
                 None
             }
-            Effect::LoadImage(source) => {
+            Effect::LoadImage { ticket, source } => {
                 let tx = self.results_tx.clone();
                 let media = self.media.clone();
                 tokio::spawn(async move {
@@ -149,18 +152,32 @@ impl Session {
                         .await
                         .map_err(|e| one_line(&e.to_string()));
                     // The receiver lives as long as the session; after that nobody cares.
-                    let _ = tx.send(Action::ImageLoaded { source, result });
+                    let _ = tx.send(Action::ImageLoaded {
+                        ticket,
+                        source,
+                        result,
+                    });
+                });
+                None
+            }
+            Effect::CompletePath { ticket, typed } => {
+                self.in_background(move || {
+                    let completed = complete_image_path(&typed);
+                    Action::PathCompleted {
+                        ticket,
+                        typed,
+                        completed,
+                    }
                 });
                 None
             }
             Effect::RenderPrompt(conversation) => {
-                self.engine.render_prompt(&conversation, true);
-                None
+                let id = self.engine.render_prompt(&conversation, true);
+                Some(Action::PromptRequested(id))
             }
             Effect::Copy(text) => Some(self.copy(&text)),
             Effect::ListChats => {
-                let store = self.store.clone()?;
-                self.in_background(move || {
+                self.read_chats(|store| {
                     let (chats, problems) = store.list();
                     Action::ChatsListed {
                         chats,
@@ -169,44 +186,46 @@ impl Session {
                 });
                 None
             }
-            Effect::OpenChat(id) => {
-                let Some(store) = self.store.clone() else {
-                    return Some(no_store());
-                };
-                // The chat on screen is saved before another replaces it.
-                self.autosave_now(true);
-                self.in_background(move || {
-                    Action::ChatOpened(store.load(&id).map(Box::new).map_err(|e| e.to_string()))
-                });
-                None
-            }
-            Effect::RenameChat { id, title } => {
-                let store = self.store.clone()?;
-                self.in_background(move || file_notice(store.rename(&id, &title), "chat renamed"));
-                None
-            }
-            Effect::DeleteChat(id) => {
-                let store = self.store.clone()?;
-                self.in_background(move || file_notice(store.delete(&id), "chat deleted"));
-                None
-            }
-            Effect::Export { format, path } => {
-                let Some(store) = self.store.clone() else {
-                    return Some(no_store());
-                };
-                if self.state.conversation.turns.is_empty() {
+            Effect::OpenChat { ticket, id } => {
+                if self.store.is_none() {
                     return Some(Action::FileNotice {
-                        text: "nothing to export yet".into(),
+                        ticket: Some(ticket),
+                        text: "no saved chats in this session".into(),
                         is_error: true,
                     });
                 }
-                let partial = self.state.partial_answer();
-                let (file, images) =
-                    chats::to_file(&self.state.chat, &self.state.conversation, partial.as_ref());
-                let output = path.map(PathBuf::from).unwrap_or_else(|| {
-                    PathBuf::from(format!("{}.{}", file.id, format.extension()))
+                // The chat on screen is saved before another replaces it, and the read comes
+                // after that save (and any other) in the writer's order.
+                self.autosave_now(true);
+                self.read_chats(move |store| Action::ChatOpened {
+                    ticket,
+                    result: store.load(&id).map(Box::new).map_err(|e| e.to_string()),
                 });
-                self.in_background(move || export_chat(&store, &file, &images, format, &output));
+                None
+            }
+            Effect::RenameChat { ticket, id, title } => {
+                self.write_chats(ticket, move |store| {
+                    file_notice(ticket, store.rename(&id, &title), "chat renamed")
+                })
+            }
+            Effect::DeleteChat { ticket, id } => self.write_chats(ticket, move |store| {
+                file_notice(ticket, store.delete(&id), "chat deleted")
+            }),
+            Effect::Export {
+                ticket,
+                format,
+                path,
+                chat,
+                conversation,
+                partial,
+            } => {
+                self.in_background(move || {
+                    let (file, images) = chats::to_file(&chat, &conversation, partial.as_ref());
+                    let output = path.map(PathBuf::from).unwrap_or_else(|| {
+                        PathBuf::from(format!("{}.{}", file.id, format.extension()))
+                    });
+                    export_chat(ticket, &file, &images, format, &output)
+                });
                 None
             }
             Effect::Quit => {
@@ -224,11 +243,41 @@ impl Session {
         });
     }
 
+    /// Reads the store: through the writer when there is one, so that the read sees every
+    /// write queued before it; else on a blocking thread.
+    fn read_chats(&self, work: impl FnOnce(&ChatStore) -> Action + Send + 'static) {
+        let tx = self.results_tx.clone();
+        if let Some(writer) = &self.writer {
+            writer.run(move |store| {
+                let _ = tx.send(work(store));
+            });
+        } else if let Some(store) = self.store.clone() {
+            self.in_background(move || work(&store));
+        }
+    }
+
+    /// Changes saved chats through the one writer; refused with `--no-save`.
+    fn write_chats(
+        &self,
+        ticket: Ticket,
+        work: impl FnOnce(&ChatStore) -> Action + Send + 'static,
+    ) -> Option<Action> {
+        let Some(writer) = &self.writer else {
+            return Some(no_store(Some(ticket)));
+        };
+        let tx = self.results_tx.clone();
+        writer.run(move |store| {
+            let _ = tx.send(work(store));
+        });
+        None
+    }
+
     /// Puts `text` on the clipboard through the terminal (OSC 52), which works over SSH and,
     /// with `set-clipboard on`, in tmux.
     fn copy(&self, text: &str) -> Action {
         if !self.clipboard_to_terminal {
             return Action::FileNotice {
+                ticket: None,
                 text: "no terminal to copy through".into(),
                 is_error: true,
             };
@@ -240,6 +289,7 @@ impl Session {
         let written = write!(out, "\x1b]52;c;{encoded}\x07").and_then(|()| out.flush());
         match written {
             Ok(()) => Action::FileNotice {
+                ticket: None,
                 text: format!(
                     "copied {} characters (OSC 52; if nothing arrives, allow clipboard access in \
                      the terminal, or `set -g set-clipboard on` in tmux)",
@@ -248,6 +298,7 @@ impl Session {
                 is_error: false,
             },
             Err(e) => Action::FileNotice {
+                ticket: None,
                 text: format!("cannot copy: {e}"),
                 is_error: true,
             },
@@ -275,53 +326,48 @@ impl Session {
     }
 }
 
-fn no_store() -> Action {
+fn no_store(ticket: Option<Ticket>) -> Action {
     Action::FileNotice {
-        text: "chats are not saved in this session (--no-save)".into(),
+        ticket,
+        text: "saved chats are not changed in this session (--no-save)".into(),
         is_error: true,
     }
 }
 
-fn file_notice(result: Result<(), chats::StoreError>, done: &str) -> Action {
-    match result {
-        Ok(()) => Action::FileNotice {
-            text: done.into(),
-            is_error: false,
-        },
-        Err(e) => Action::FileNotice {
-            text: e.to_string(),
-            is_error: true,
-        },
+fn file_notice(ticket: Ticket, result: Result<(), chats::StoreError>, done: &str) -> Action {
+    let (text, is_error) = match result {
+        Ok(()) => (done.to_string(), false),
+        Err(e) => (e.to_string(), true),
+    };
+    Action::FileNotice {
+        ticket: Some(ticket),
+        text,
+        is_error,
     }
 }
 
-/// Saves the chat (so its images are in the store), then exports it.
+/// Writes the chat snapshot to `output` (and its images beside it); the store is not touched.
 fn export_chat(
-    store: &ChatStore,
+    ticket: Ticket,
     file: &chats::ChatFile,
     images: &[std::sync::Arc<crate::conversation::EncodedImage>],
     format: ExportFormat,
     output: &std::path::Path,
 ) -> Action {
-    let result = store
-        .save(file, images)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            chats::export(store, file, format, output)
-                .map_err(|e| format!("cannot export to {}: {e}", output.display()))
-        });
-    match result {
-        Ok(written) => Action::FileNotice {
-            text: format!(
+    let (text, is_error) = match chats::export(file, images, format, output) {
+        Ok(written) => (
+            format!(
                 "exported to {} ({} images beside it)",
                 output.display(),
                 written.len() - 1
             ),
-            is_error: false,
-        },
-        Err(message) => Action::FileNotice {
-            text: message,
-            is_error: true,
-        },
+            false,
+        ),
+        Err(e) => (format!("cannot export to {}: {e}", output.display()), true),
+    };
+    Action::FileNotice {
+        ticket: Some(ticket),
+        text,
+        is_error,
     }
 }

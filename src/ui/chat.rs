@@ -8,8 +8,8 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{pane, Theme};
-use crate::app::{ChatEntry, EntryKind, Focus, Generation, ModelStatus, State};
-use crate::markdown::Mark;
+use crate::app::{ChatEntry, EntryKind, Focus, ModelStatus, State};
+use super::markdown::Mark;
 use crate::text::one_line;
 
 /// Draws the chat into `area`.
@@ -26,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         return;
     }
     state.chat_viewport.set((inner.width, inner.height));
-    if state.entries.is_empty() {
+    if state.chat_is_empty() {
         frame.render_widget(
             Paragraph::new(empty_hint(state))
                 .style(theme.dim)
@@ -59,13 +59,10 @@ fn empty_hint(state: &State) -> Vec<Line<'static>> {
 /// The lines on screen: `height` lines ending `state.scroll` lines above the bottom.
 fn visible_lines(state: &State, width: u16, height: usize, theme: &Theme) -> Vec<Line<'static>> {
     let wanted = height + state.scroll;
-    let last = state.entries.len().saturating_sub(1);
-    let running = matches!(state.generation, Generation::Running { .. });
     let mut reversed: Vec<Line<'static>> = Vec::with_capacity(wanted);
-    for (index, entry) in state.entries.iter().enumerate().rev() {
-        let streaming = running && index == last;
+    for entry in state.entries_from_bottom() {
         let needed = wanted - reversed.len();
-        let mut lines = entry_lines(entry, width, streaming, theme, needed);
+        let mut lines = entry_lines(&entry, width, theme, needed);
         lines.reverse();
         reversed.extend(lines);
         if reversed.len() >= wanted {
@@ -85,7 +82,6 @@ fn visible_lines(state: &State, width: u16, height: usize, theme: &Theme) -> Vec
 fn entry_lines(
     entry: &ChatEntry,
     width: u16,
-    streaming: bool,
     theme: &Theme,
     needed: usize,
 ) -> Vec<Line<'static>> {
@@ -95,7 +91,7 @@ fn entry_lines(
     let skip = total.saturating_sub(needed);
     let mut lines = Vec::with_capacity(total - skip);
     if skip == 0 {
-        lines.push(entry_header(entry, streaming, theme));
+        lines.push(entry_header(entry, theme));
     }
     let body_style = if entry.kind == EntryKind::Notice {
         theme.notice
@@ -110,7 +106,7 @@ fn entry_lines(
                 .collect::<Vec<_>>(),
         )
     }));
-    if let Some(stats) = &entry.stats {
+    if let Some(stats) = entry.stats {
         if skip <= 1 + body.len() {
             lines.push(Line::styled(stats.summary(), theme.dim));
         }
@@ -120,7 +116,7 @@ fn entry_lines(
 }
 
 /// `You #2  [image: cat.png]`, `Assistant #2  …` while it streams.
-fn entry_header(entry: &ChatEntry, streaming: bool, theme: &Theme) -> Line<'static> {
+fn entry_header(entry: &ChatEntry, theme: &Theme) -> Line<'static> {
     let (name, style) = match entry.kind {
         EntryKind::User => ("You", theme.user),
         EntryKind::Assistant => ("Assistant", theme.assistant),
@@ -132,13 +128,13 @@ fn entry_header(entry: &ChatEntry, streaming: bool, theme: &Theme) -> Line<'stat
         // The number that /edit N and /copy N take.
         header.push(Span::styled(format!(" #{number}"), theme.dim));
     }
-    if let Some(label) = &entry.image_label {
+    if let Some(label) = entry.image_label {
         header.push(Span::styled(
             format!("  [image: {}]", one_line(label)),
             theme.dim,
         ));
     }
-    if streaming {
+    if entry.streaming {
         header.push(Span::styled("  …".to_string(), theme.dim));
     }
     Line::from(header)

@@ -25,7 +25,7 @@ pub fn draw(
     let block = pane(title, state.focus == Focus::Image, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if let Some(source) = &state.image_loading {
+    if let Some((_, source)) = &state.image_loading {
         let text = format!("loading {}…", one_line(source));
         frame.render_widget(Paragraph::new(text).style(theme.dim), inner);
         return;

@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::{pane, Theme};
 use crate::app::{Focus, Generation, State};
-use crate::wrap::width;
+use crate::ui::wrap::width;
 
 /// Most text lines shown before the editor scrolls.
 const MAX_LINES: usize = 6;

@@ -6,9 +6,11 @@ mod chat_list;
 pub mod help;
 mod image;
 mod input;
+pub mod markdown;
 mod settings;
 mod status;
 pub mod theme;
+pub mod wrap;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;

@@ -63,7 +63,7 @@ fn state_label(state: &State, theme: &Theme) -> (String, ratatui::style::Style) 
             busy,
         ),
         (_, Generation::Running { .. }) => {
-            (format!("generating {} tok", state.streamed_tokens), busy)
+            (format!("generating {} tok", state.streamed_tokens()), busy)
         }
         _ => ("ready".into(), theme.status),
     }

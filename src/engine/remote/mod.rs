@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::serve::{refuse_everything, serve, Backend, Events};
 use super::{Command, EngineEvent, ModelInfo, RequestId, DEFAULT_MODEL};
 use crate::conversation::Conversation;
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 pub use errors::RemoteError;
 pub use options::{
     parse_seconds, ApiKey, RemoteImages, RemoteOptions, DEFAULT_CONNECT_TIMEOUT,

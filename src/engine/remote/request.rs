@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::options::{RemoteImages, RemoteOptions};
 use crate::conversation::{image_placeholder, ChatImage, Conversation, Turn};
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 
 /// The start of every image `data:` URL vchat sends (then the type, e.g. `png;base64,`).
 const DATA_URL_PREFIX: &str = "data:image/";

@@ -14,7 +14,7 @@ use super::sse::SseParser;
 use super::{request, Events, Server};
 use crate::conversation::{AnswerStats, Conversation, FinishReason};
 use crate::engine::{EngineEvent, RequestId};
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 
 /// What the stream has delivered so far.
 #[derive(Default)]

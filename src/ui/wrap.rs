@@ -8,7 +8,8 @@ use std::rc::Rc;
 
 use ratatui::text::Span;
 
-use crate::markdown::{self, StyledLine};
+use crate::text::sanitize;
+use crate::ui::markdown::{self, StyledLine};
 
 /// Display width of `text` in terminal cells (wide characters count twice).
 pub fn width(text: &str) -> usize {
@@ -58,8 +59,11 @@ fn wrap_paragraph(paragraph: &str, max: usize, out: &mut Vec<String>) {
 }
 
 /// Laid-out lines remembered for one width. Interior mutability lets drawing (which only sees
-/// `&State`) fill the cache. The text may only grow (a streaming answer): it is then laid out
-/// again from its last line on. A text that changed otherwise needs a cache of its own.
+/// `&State`) fill the cache. A text that grew (a streaming answer) is laid out again from its
+/// last line on; a text that changed otherwise is laid out anew: the cache keeps the text it
+/// laid out and compares, so it is never stale whatever it is given. Control characters never
+/// reach the lines, whatever the text holds (a crafted chat file, a model's escape sequence):
+/// they are dropped as the text is laid out.
 #[derive(Debug, Default)]
 pub struct WrapCache {
     cached: RefCell<Option<Laid>>,
@@ -69,9 +73,8 @@ pub struct WrapCache {
 struct Laid {
     width: u16,
     as_markdown: bool,
-    /// The text's length when laid out. The text only grows, so a longer text is this one
-    /// with more appended.
-    text_len: usize,
+    /// The text laid out: a text that starts with it is this one with more appended.
+    source: String,
     lines: Rc<Vec<StyledLine>>,
     /// Where the text's last source line starts (after its last newline); the screen lines
     /// before it; whether a code block is open there. Appended text changes nothing before.
@@ -85,7 +88,7 @@ impl Laid {
         Self {
             width,
             as_markdown,
-            text_len: 0,
+            source: String::new(),
             lines: Rc::default(),
             last_line_start: 0,
             lines_before_last: 0,
@@ -103,13 +106,16 @@ impl Laid {
         let (mut start, mut code_open) = (self.last_line_start, self.code_open_at_last);
         let new = &text[start..];
         if let Some(newline) = new.rfind('\n') {
-            code_open = markdown::layout_into(&new[..newline], max, code_open, &mut lines);
+            code_open =
+                markdown::layout_into(&sanitize(&new[..newline]), max, code_open, &mut lines);
             start += newline + 1;
         }
         let lines_before_last = lines.len();
-        markdown::layout_into(&text[start..], max, code_open, &mut lines);
+        markdown::layout_into(&sanitize(&text[start..]), max, code_open, &mut lines);
+        let mut source = self.source;
+        source.push_str(&text[source.len()..]);
         Self {
-            text_len: text.len(),
+            source,
             lines: Rc::new(lines),
             last_line_start: start,
             lines_before_last,
@@ -124,16 +130,18 @@ impl WrapCache {
     /// the width changed or the text grew (then only from its last line on).
     pub fn lines(&self, text: &str, width: u16, as_markdown: bool) -> Rc<Vec<StyledLine>> {
         let mut cached = self.cached.borrow_mut();
-        let kept = cached
-            .take()
-            .filter(|laid| laid.width == width && laid.as_markdown == as_markdown);
+        let kept = cached.take().filter(|laid| {
+            laid.width == width
+                && laid.as_markdown == as_markdown
+                && text.as_bytes().starts_with(laid.source.as_bytes())
+        });
         let laid = match kept {
-            Some(laid) if laid.text_len == text.len() => laid,
-            Some(laid) if as_markdown && laid.text_len < text.len() => laid.extend(text),
+            Some(laid) if laid.source.len() == text.len() => laid,
+            Some(laid) if as_markdown => laid.extend(text),
             _ if as_markdown => Laid::empty(width, true).extend(text),
             _ => Laid {
-                text_len: text.len(),
-                lines: Rc::new(markdown::plain(text, usize::from(width))),
+                source: text.to_string(),
+                lines: Rc::new(markdown::plain(&sanitize(text), usize::from(width))),
                 ..Laid::empty(width, false)
             },
         };
@@ -195,6 +203,17 @@ mod tests {
         }
         // A new width lays it all out again.
         assert_eq!(*cache.lines(answer, 30, true), markdown::layout(answer, 30));
+    }
+
+    #[test]
+    fn a_text_that_changed_is_laid_out_anew() {
+        let cache = WrapCache::default();
+        assert_eq!(*cache.lines("one two", 40, true), markdown::layout("one two", 40));
+        // Same length, other words; then shorter: never the old lines.
+        assert_eq!(*cache.lines("six ten", 40, true), markdown::layout("six ten", 40));
+        assert_eq!(*cache.lines("six", 40, true), markdown::layout("six", 40));
+        assert_eq!(*cache.lines("a\nb", 40, false), markdown::plain("a\nb", 40));
+        assert_eq!(*cache.lines("a", 40, false), markdown::plain("a", 40));
     }
 
     #[test]

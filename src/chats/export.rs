@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use super::format::{ChatFile, TurnRecord};
-use super::store::ChatStore;
-use crate::settings::SamplingSettings;
+use crate::conversation::EncodedImage;
+use crate::sampling::SamplingSettings;
 
 /// What an export is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,11 +27,13 @@ impl ExportFormat {
     }
 }
 
-/// Writes chat `file` to `output` and copies its images into `<output stem>-images/` beside
-/// it. Returns the paths written (the export first).
+/// Writes chat `file` to `output` and its images (the bytes in `images`, which the chat's
+/// records name by [`EncodedImage::file_name`]) into `<output stem>-images/` beside it. Works
+/// from what it is given: nothing is read from or written to the chat store. Returns the paths
+/// written (the export first).
 pub fn export(
-    store: &ChatStore,
     file: &ChatFile,
+    images: &[Arc<EncodedImage>],
     format: ExportFormat,
     output: &Path,
 ) -> std::io::Result<Vec<PathBuf>> {
@@ -43,13 +47,17 @@ pub fn export(
         ExportFormat::Json => serde_json::to_string_pretty(file).map_err(std::io::Error::other)?,
     };
     let mut written = vec![output.to_path_buf()];
-    let images = image_files(file);
-    if !images.is_empty() {
+    let names = image_files(file);
+    if !names.is_empty() {
         let folder = output.with_file_name(&images_folder);
         fs::create_dir_all(&folder)?;
-        for name in images {
+        for name in names {
+            // An image that could not be loaded with the chat is named in the export only.
+            let Some(image) = images.iter().find(|i| i.file_name() == name) else {
+                continue;
+            };
             let target = folder.join(&name);
-            fs::copy(store.images_dir().join(&name), &target)?;
+            fs::write(&target, &image.bytes)?;
             written.push(target);
         }
     }

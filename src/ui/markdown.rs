@@ -5,7 +5,7 @@
 //! segments; the chat widget picks the colours. Unclosed markers (an answer still streaming)
 //! are shown as written, so text never jumps around once the closing marker arrives.
 
-use crate::wrap::{width, wrap};
+use crate::ui::wrap::{width, wrap};
 
 /// How a piece of text is marked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,8 @@ use crate::media::{decode_image, DecodeLimits};
 /// Why a chat could not be read or written; one line each, with the file's path.
 #[derive(Debug, Error)]
 pub enum StoreError {
+    #[error("'{0}' is not a vchat chat id (letters, digits, '-' and '_', at most 64; see vchat --list)")]
+    BadId(String),
     #[error("no saved chat '{0}' (see vchat --list)")]
     NotFound(String),
     #[error("cannot read {path}: {reason}")]
@@ -67,25 +69,30 @@ impl ChatStore {
         self.root.join("images")
     }
 
-    /// Where chat `id` lives.
-    pub fn chat_path(&self, id: &str) -> PathBuf {
-        self.chats_dir().join(format!("{id}.json"))
+    /// Where chat `id` lives; refused unless `id` is a vchat id, so that no name read from a
+    /// file or typed by the user can point outside `chats/`.
+    pub fn chat_path(&self, id: &str) -> Result<PathBuf, StoreError> {
+        if !is_chat_id(id) {
+            return Err(StoreError::BadId(crate::text::one_line(id)));
+        }
+        Ok(self.chats_dir().join(format!("{id}.json")))
     }
 
     /// Saves a chat: first every image not stored yet, then the chat file, each atomically.
+    /// Folders are private to the user (0700), files too (0600): GPU boxes are shared.
     pub fn save(
         &self,
         file: &ChatFile,
         images: &[std::sync::Arc<EncodedImage>],
     ) -> Result<(), StoreError> {
-        let path = self.chat_path(&file.id);
+        let path = self.chat_path(&file.id)?;
         let failed = |e: io::Error| StoreError::Write {
             path: path.display().to_string(),
             reason: e.to_string(),
         };
-        fs::create_dir_all(self.chats_dir()).map_err(failed)?;
+        make_private_dir(&self.chats_dir()).map_err(failed)?;
         if !images.is_empty() {
-            fs::create_dir_all(self.images_dir()).map_err(failed)?;
+            make_private_dir(&self.images_dir()).map_err(failed)?;
         }
         for image in images {
             let image_path = self.images_dir().join(image.file_name());
@@ -160,7 +167,10 @@ impl ChatStore {
                 continue;
             };
             match read_summary(&path, &id) {
-                Ok(summary) => chats.push(summary),
+                Ok(mut summary) => {
+                    summary.id = id;
+                    chats.push(summary)
+                }
                 Err(e) => problems.push(e),
             }
         }
@@ -175,7 +185,7 @@ impl ChatStore {
 
     /// Deletes chat `id` (its images stay: other chats may use them).
     pub fn delete(&self, id: &str) -> Result<(), StoreError> {
-        let path = self.chat_path(id);
+        let path = self.chat_path(id)?;
         fs::remove_file(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => StoreError::NotFound(id.to_string()),
             _ => StoreError::Write {
@@ -185,11 +195,15 @@ impl ChatStore {
         })
     }
 
-    /// The chat file alone (the turns, with `last` only the last ones), images not read.
+    /// The chat file alone (the turns, with `last` only the last ones), images not read. The
+    /// chat's id is its file name, whatever the file says: a copied or crafted file is saved
+    /// under its own name, never over another chat or outside the folder.
     fn read_file(&self, id: &str, last: Option<usize>) -> Result<(ChatFile, usize), StoreError> {
-        let path = self.chat_path(id);
+        let path = self.chat_path(id)?;
         let bytes = read_bytes(&path, id)?;
-        decode(&bytes, last).map_err(|e| parse_error(e, &path))
+        let (mut file, first) = decode(&bytes, last).map_err(|e| parse_error(e, &path))?;
+        file.id = id.to_string();
+        Ok((file, first))
     }
 
     /// Gives chat `id` a new title (its images are neither read nor written again).
@@ -201,13 +215,42 @@ impl ChatStore {
 }
 
 /// The id of a chat file (`ID.json`), or `None` for anything else in the folder (such as a
-/// temporary file of a save in progress).
+/// temporary file of a save in progress, or a name vchat would not write).
 fn chat_id_of(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
-    if name.starts_with('.') {
-        return None;
+    name.strip_suffix(".json")
+        .filter(|id| is_chat_id(id))
+        .map(str::to_string)
+}
+
+/// True for the ids vchat makes (`20261125-054201-3f9a`) and names like them: letters,
+/// digits, `-` and `_`, not starting with `-`, at most 64. Nothing that could leave the folder.
+pub fn is_chat_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Creates `dir` (and its parents) readable by the user alone.
+fn make_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        // Folders made by an older vchat (0755) are closed too.
+        if fs::metadata(dir)?.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
     }
-    name.strip_suffix(".json").map(str::to_string)
+    #[cfg(not(unix))]
+    builder.create(dir)
 }
 
 fn read_bytes(path: &Path, id: &str) -> Result<Vec<u8>, StoreError> {

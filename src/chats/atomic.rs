@@ -20,7 +20,7 @@ pub fn write_atomic_with(
 ) -> io::Result<()> {
     let temp = temp_path(path);
     let result = (|| {
-        let mut file = File::create(&temp)?;
+        let mut file = create_private(&temp)?;
         write(&mut file)?;
         file.sync_all()?;
         drop(file);
@@ -32,6 +32,18 @@ pub fn write_atomic_with(
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// A new file that only its owner can read (0600): chats and their images are private.
+fn create_private(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 /// A name in the same directory (so the rename stays atomic) that no other writer uses.

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::conversation::AnswerStats;
-use crate::settings::SamplingSettings;
+use crate::sampling::SamplingSettings;
 
 /// The format this vchat writes. A file with a higher number was written by a newer vchat
 /// and is left alone.
