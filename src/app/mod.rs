@@ -406,9 +406,11 @@ impl State {
         Ticket(self.next_ticket)
     }
 
-    /// Marks the chat as changed, for the autosaver.
+    /// Marks the chat as changed, for the autosaver. A chat open still awaited is abandoned:
+    /// it was read before this change and would replace the chat with an older version.
     pub fn touch(&mut self) {
         self.revision += 1;
+        self.opening = None;
     }
 
     /// Shows a start-up problem (a bad config value) in the chat and the status bar.
