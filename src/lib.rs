@@ -4,6 +4,7 @@
 //! here so that tests can drive the same code.
 
 pub mod app;
+pub mod chats;
 pub mod cli;
 pub mod config;
 pub mod conversation;
@@ -13,7 +14,6 @@ pub mod media;
 pub mod oneshot;
 pub mod paths;
 pub mod rng;
-pub mod chats;
 pub mod sampling;
 pub mod text;
 pub mod tiny_model;

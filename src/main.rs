@@ -4,9 +4,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use vchat::chats::ChatStore;
 use vchat::cli::{Cli, Command, TinySize};
 use vchat::oneshot::{self, Exit};
-use vchat::chats::ChatStore;
 use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec, TokenizerFlavour};
 use vchat::{logging, paths};
 

@@ -121,7 +121,14 @@ async fn set_max_tokens_applies_to_the_next_answer() {
 
     type_and_send(&mut session, "Describe the image");
     until_idle(&mut session).await;
-    let stats = session.state.shown_entries().last().unwrap().stats.clone().unwrap();
+    let stats = session
+        .state
+        .shown_entries()
+        .last()
+        .unwrap()
+        .stats
+        .clone()
+        .unwrap();
     assert!(stats.tokens <= 3, "{stats:?}");
 }
 
@@ -138,7 +145,13 @@ async fn image_command_attaches_the_image_to_the_next_turn() {
     type_and_send(&mut session, "What is this?");
     assert!(session.state.shown_entries()[0].image_label.is_some());
     until_idle(&mut session).await;
-    assert!(session.state.shown_entries().last().unwrap().stats.is_some());
+    assert!(session
+        .state
+        .shown_entries()
+        .last()
+        .unwrap()
+        .stats
+        .is_some());
 
     type_and_send(&mut session, "/image /no/such/file.png");
     while session.state.image_loading.is_some() {

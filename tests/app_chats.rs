@@ -6,9 +6,9 @@ mod common;
 
 use common::{test_png, tiny_model, tiny_options, type_and_send, until_idle, until_ready};
 use vchat::app::{Action, EntryKind, State};
+use vchat::chats::ChatStore;
 use vchat::conversation::{FinishReason, Turn};
 use vchat::media::MediaOptions;
-use vchat::chats::ChatStore;
 use vchat::sampling::SamplingSettings;
 use vchat::tui::{start_info, Session};
 

@@ -224,7 +224,10 @@ impl Harness {
                         .set_text(&format!("/export {format} {}", path.display()));
                     (Action::Submit, MayDrop::Nothing)
                 }
-                14 => (Action::OpenChat(self.state.chat.id.clone()), MayDrop::Nothing),
+                14 => (
+                    Action::OpenChat(self.state.chat.id.clone()),
+                    MayDrop::Nothing,
+                ),
                 15 if matches!(self.state.model, ModelStatus::Loading { .. }) => (
                     Action::Engine(EngineEvent::Ready {
                         request: RequestId::LOAD,
@@ -257,7 +260,11 @@ impl Harness {
                 22 if !self.world.opens.is_empty() => {
                     let index = self.pick(self.world.opens.len() as u64) as usize;
                     let (ticket, id) = self.world.opens.remove(index);
-                    let result = self.store.load(&id).map(Box::new).map_err(|e| e.to_string());
+                    let result = self
+                        .store
+                        .load(&id)
+                        .map(Box::new)
+                        .map_err(|e| e.to_string());
                     // The same chat, read back: it holds what memory holds (an open that the
                     // chat outran is abandoned), so nothing may go.
                     (Action::ChatOpened { ticket, result }, MayDrop::Nothing)
@@ -522,7 +529,11 @@ impl Harness {
         );
         if let Generation::Running { .. } = state.generation {
             let last = state.shown_entries().pop().unwrap();
-            assert!(last.streaming, "{}: the streaming answer is last", self.context());
+            assert!(
+                last.streaming,
+                "{}: the streaming answer is last",
+                self.context()
+            );
         }
         let (width, height) = state.chat_viewport.get();
         let mut terminal = Terminal::new(TestBackend::new(width + 40, height + 8)).unwrap();
@@ -531,7 +542,10 @@ impl Harness {
             .unwrap();
         let buffer = terminal.backend().buffer();
         assert!(
-            buffer.content.iter().all(|cell| !cell.symbol().contains('\x1b')),
+            buffer
+                .content
+                .iter()
+                .all(|cell| !cell.symbol().contains('\x1b')),
             "{}: an escape character reached the screen",
             self.context()
         );
@@ -584,7 +598,9 @@ fn texts_of(records: &[TurnRecord]) -> Vec<(bool, String)> {
 
 /// A user message: words, sometimes with multi-byte characters.
 fn random_text(rng: &mut SplitMix64) -> String {
-    const WORDS: &[&str] = &["what", "is", "this", "猫", "picture", "ça", "🙂", "and", "why"];
+    const WORDS: &[&str] = &[
+        "what", "is", "this", "猫", "picture", "ça", "🙂", "and", "why",
+    ];
     let n = 1 + rng.next_u64() % 6;
     (0..n)
         .map(|_| WORDS[(rng.next_u64() % WORDS.len() as u64) as usize])

@@ -406,8 +406,8 @@ async fn a_server_stopped_mid_answer_leaves_a_marked_partial_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_records_the_remote_backend_per_answer_and_saves_no_key() {
     use vchat::app::{Action, ModelStatus, State};
-    use vchat::conversation::Turn;
     use vchat::chats::{to_markdown, ChatStore, TurnRecord};
+    use vchat::conversation::Turn;
     use vchat::tui::{start_info, Session};
 
     let server = start_server().await;

@@ -9,10 +9,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::chat_image;
-use vchat::conversation::{AnswerStats, AssistantTurn, Conversation, FinishReason, Turn};
 use vchat::chats::{
     to_conversation, to_file, to_markdown, ChatMeta, ChatStore, StoreError, FORMAT_VERSION,
 };
+use vchat::conversation::{AnswerStats, AssistantTurn, Conversation, FinishReason, Turn};
 use vchat::sampling::SamplingSettings;
 
 fn meta(id: &str) -> ChatMeta {
@@ -333,7 +333,9 @@ fn a_long_chat_opens_on_its_last_turns_and_is_not_saved_until_the_rest_is_in() {
     let mut state = vchat::app::State::new(Default::default(), SamplingSettings::default(), None);
     state.show_loaded_chat(tail);
     assert!(state.earlier_turns_loading);
-    assert!(state.shown_entries()[0].text.contains("reading 595 earlier turns"));
+    assert!(state.shown_entries()[0]
+        .text
+        .contains("reading 595 earlier turns"));
     assert_eq!(state.shown_entries().last().unwrap().text, "answer 299");
     // Nothing can change the chat until all of it is in.
     state.update(vchat::app::Action::Insert("another question".into()));

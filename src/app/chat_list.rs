@@ -175,7 +175,10 @@ impl State {
             self.notify("an answer is running: Esc stops it first", true);
             return vec![];
         }
-        self.notify(format!("opening chat {}", crate::text::one_line(&id)), false);
+        self.notify(
+            format!("opening chat {}", crate::text::one_line(&id)),
+            false,
+        );
         let ticket = self.ticket();
         self.opening = Some(ticket);
         vec![Effect::OpenChat { ticket, id }]

@@ -128,10 +128,7 @@ impl State {
                     seed: None,
                 };
                 self.finish_answer(stats);
-                self.add_note(
-                    EntryKind::Notice,
-                    &format!("error: {}", one_line(&message)),
-                );
+                self.add_note(EntryKind::Notice, &format!("error: {}", one_line(&message)));
                 vec![]
             }
         }

@@ -21,8 +21,8 @@ use chat_list::ChatList;
 use input::InputEditor;
 use settings_panel::SettingsPanel;
 
-use crate::conversation::{AnswerStats, AssistantTurn, ChatImage, Conversation};
 use crate::chats::{ChatMeta, ChatSummary, ExportFormat, LoadedChat};
+use crate::conversation::{AnswerStats, AssistantTurn, ChatImage, Conversation};
 use crate::engine::{EngineEvent, ModelInfo, RequestId};
 use crate::sampling::SamplingSettings;
 
@@ -154,7 +154,6 @@ pub enum Action {
 /// ticket is no longer the one awaited is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ticket(pub u64);
-
 
 /// Work for the event loop, returned by [`State::update`].
 #[derive(Debug, Clone)]

@@ -18,7 +18,9 @@ use crate::media::{decode_image, DecodeLimits};
 /// Why a chat could not be read or written; one line each, with the file's path.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("'{0}' is not a vchat chat id (letters, digits, '-' and '_', at most 64; see vchat --list)")]
+    #[error(
+        "'{0}' is not a vchat chat id (letters, digits, '-' and '_', at most 64; see vchat --list)"
+    )]
     BadId(String),
     #[error("no saved chat '{0}' (see vchat --list)")]
     NotFound(String),

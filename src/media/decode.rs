@@ -72,7 +72,9 @@ pub fn decode_image(
     decoder_limits.max_image_height = Some(limits.max_edge);
     decoder_limits.max_alloc = Some(limits.max_alloc);
     reader.limits(decoder_limits);
-    let mut decoder = reader.into_decoder().map_err(|e| classify(e, source_name))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| classify(e, source_name))?;
     // A missing or unreadable orientation tag means the picture is stored as seen.
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| classify(e, source_name))?;
@@ -95,10 +97,13 @@ pub fn check_complete(bytes: &[u8], source_name: &str) -> Result<(), MediaError>
         zune_core::bytestream::ZCursor::new(bytes),
         options,
     );
-    decoder.decode().map(|_| ()).map_err(|e| MediaError::Corrupt {
-        source_name: source_name.into(),
-        reason: crate::text::one_line(&format!("{e:?}")),
-    })
+    decoder
+        .decode()
+        .map(|_| ())
+        .map_err(|e| MediaError::Corrupt {
+            source_name: source_name.into(),
+            reason: crate::text::one_line(&format!("{e:?}")),
+        })
 }
 
 /// Shrinks an image whose longest side exceeds [`MAX_MODEL_EDGE`], keeping the aspect ratio.

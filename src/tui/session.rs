@@ -203,11 +203,9 @@ impl Session {
                 });
                 None
             }
-            Effect::RenameChat { ticket, id, title } => {
-                self.write_chats(ticket, move |store| {
-                    file_notice(ticket, store.rename(&id, &title), "chat renamed")
-                })
-            }
+            Effect::RenameChat { ticket, id, title } => self.write_chats(ticket, move |store| {
+                file_notice(ticket, store.rename(&id, &title), "chat renamed")
+            }),
             Effect::DeleteChat { ticket, id } => self.write_chats(ticket, move |store| {
                 file_notice(ticket, store.delete(&id), "chat deleted")
             }),

@@ -7,9 +7,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::markdown::Mark;
 use super::{pane, Theme};
 use crate::app::{ChatEntry, EntryKind, Focus, ModelStatus, State};
-use super::markdown::Mark;
 use crate::text::one_line;
 
 /// Draws the chat into `area`.
@@ -79,12 +79,7 @@ fn visible_lines(state: &State, width: u16, height: usize, theme: &Theme) -> Vec
 /// The last `needed` (at least one) screen lines of an entry: a header, the body, the stats
 /// line when done, and a blank line. Only those are styled: a long answer that streams is
 /// mostly above the window.
-fn entry_lines(
-    entry: &ChatEntry,
-    width: u16,
-    theme: &Theme,
-    needed: usize,
-) -> Vec<Line<'static>> {
+fn entry_lines(entry: &ChatEntry, width: u16, theme: &Theme, needed: usize) -> Vec<Line<'static>> {
     let body = entry.body_lines(width);
     let total = 2 + body.len() + usize::from(entry.stats.is_some());
     // Lines above the window: the header is line 0, the body starts at line 1.

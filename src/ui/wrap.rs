@@ -208,9 +208,15 @@ mod tests {
     #[test]
     fn a_text_that_changed_is_laid_out_anew() {
         let cache = WrapCache::default();
-        assert_eq!(*cache.lines("one two", 40, true), markdown::layout("one two", 40));
+        assert_eq!(
+            *cache.lines("one two", 40, true),
+            markdown::layout("one two", 40)
+        );
         // Same length, other words; then shorter: never the old lines.
-        assert_eq!(*cache.lines("six ten", 40, true), markdown::layout("six ten", 40));
+        assert_eq!(
+            *cache.lines("six ten", 40, true),
+            markdown::layout("six ten", 40)
+        );
         assert_eq!(*cache.lines("six", 40, true), markdown::layout("six", 40));
         assert_eq!(*cache.lines("a\nb", 40, false), markdown::plain("a\nb", 40));
         assert_eq!(*cache.lines("a", 40, false), markdown::plain("a", 40));
