@@ -104,7 +104,7 @@ fn run(seed: u64) {
         seed,
         step: 0,
     };
-    if seed % 3 == 0 {
+    if seed.is_multiple_of(3) {
         // Resumed: a saved chat is on screen while the model still loads.
         h.resume_saved_chat();
     }

@@ -136,8 +136,7 @@ async fn the_prompt_view_opened_while_an_answer_streams_takes_none_of_its_words(
             .state
             .shown_entries()
             .into_iter()
-            .filter(|e| e.kind == EntryKind::Assistant)
-            .last()
+            .rfind(|e| e.kind == EntryKind::Assistant)
             .unwrap()
             .text;
         assert_eq!(on_screen, expected, "every streamed word is on screen");
