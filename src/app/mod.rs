@@ -409,7 +409,11 @@ impl State {
     /// it was read before this change and would replace the chat with an older version.
     pub fn touch(&mut self) {
         self.revision += 1;
-        self.opening = None;
+        // (Not the read of a resumed chat's earlier turns: the chat is read-only until then,
+        // but for settings, and it must arrive.)
+        if !self.earlier_turns_loading {
+            self.opening = None;
+        }
     }
 
     /// Shows a start-up problem (a bad config value) in the chat and the status bar.

@@ -159,12 +159,8 @@ impl State {
                 }
                 vec![]
             }
-            Action::ImageLoaded {
-                ticket,
-                source,
-                result,
-            } => {
-                self.on_image_loaded(ticket, &source, result);
+            Action::ImageLoaded { ticket, result, .. } => {
+                self.on_image_loaded(ticket, result);
                 vec![]
             }
             editing => {
@@ -178,11 +174,10 @@ impl State {
     fn on_image_loaded(
         &mut self,
         ticket: super::Ticket,
-        source: &str,
         result: Result<crate::conversation::ChatImage, String>,
     ) {
+        // A load that a later /image replaced: its result is dropped.
         if self.image_loading.as_ref().map(|(t, _)| *t) != Some(ticket) {
-            tracing::debug!("dropped the result of an older image load: {source}");
             return;
         }
         self.image_loading = None;

@@ -177,6 +177,8 @@ impl Session {
             }
             Effect::Copy(text) => Some(self.copy(&text)),
             Effect::ListChats => {
+                // The list shows the open chat as it is now (a title just changed, say).
+                self.autosave_now(true);
                 self.read_chats(|store| {
                     let (chats, problems) = store.list();
                     Action::ChatsListed {
