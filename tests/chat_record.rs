@@ -13,6 +13,8 @@
 //!
 //! A failure names its seed: `VCHAT_SEED=<seed> cargo test --test chat_record` replays it.
 
+mod common;
+
 use std::path::Path;
 
 use ratatui::backend::TestBackend;
@@ -20,7 +22,7 @@ use ratatui::Terminal;
 use vchat::app::{Action, Effect, EntryKind, Generation, ModelStatus, StartInfo, State, Ticket};
 use vchat::chats::{self, ChatStore, ExportFormat, TurnRecord};
 use vchat::conversation::{AnswerStats, ChatImage, FinishReason, Turn};
-use vchat::engine::{EngineEvent, ModelInfo, RequestId};
+use vchat::engine::{EngineEvent, RequestId};
 use vchat::rng::SplitMix64;
 use vchat::sampling::SamplingSettings;
 use vchat::ui::{self, Theme};
@@ -78,18 +80,6 @@ struct Harness {
     exports: tempfile::TempDir,
     seed: u64,
     step: usize,
-}
-
-fn model_info() -> ModelInfo {
-    ModelInfo {
-        model: "tiny-llava".into(),
-        architecture: "LlavaForConditionalGeneration".into(),
-        device: "cpu".into(),
-        dtype: "f32".into(),
-        quantization: "none".into(),
-        one_image_per_request: true,
-        backend: "local".into(),
-    }
 }
 
 fn run(seed: u64) {
@@ -231,7 +221,7 @@ impl Harness {
                 15 if matches!(self.state.model, ModelStatus::Loading { .. }) => (
                     Action::Engine(EngineEvent::Ready {
                         request: RequestId::LOAD,
-                        info: model_info(),
+                        info: common::llava_info("tiny-llava"),
                     }),
                     MayDrop::Nothing,
                 ),

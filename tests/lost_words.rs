@@ -10,7 +10,7 @@ use common::{tiny_model, tiny_options, type_and_send, until_idle, until_ready};
 use vchat::app::{Action, Effect, EntryKind, Generation, ModelStatus, StartInfo, State, Ticket};
 use vchat::chats::{self, ChatMeta, ChatStore, ChatWriter, TurnRecord};
 use vchat::conversation::{AnswerStats, AssistantTurn, ChatImage, Conversation, FinishReason};
-use vchat::engine::{EngineEvent, ModelInfo, RequestId};
+use vchat::engine::{EngineEvent, RequestId};
 use vchat::media::MediaOptions;
 use vchat::sampling::SamplingSettings;
 use vchat::tui::{start_info, Session};
@@ -33,15 +33,7 @@ fn ready_state() -> State {
     let mut state = State::new(StartInfo::default(), SamplingSettings::default(), None);
     state.update(Action::Engine(EngineEvent::Ready {
         request: RequestId::LOAD,
-        info: ModelInfo {
-            model: "tiny-llava".into(),
-            architecture: "LlavaForConditionalGeneration".into(),
-            device: "cpu".into(),
-            dtype: "f32".into(),
-            quantization: "none".into(),
-            one_image_per_request: true,
-            backend: "local".into(),
-        },
+        info: common::llava_info("tiny-llava"),
     }));
     state
 }

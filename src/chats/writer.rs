@@ -47,11 +47,6 @@ impl ChatWriter {
         }
     }
 
-    /// The store written to.
-    pub fn store(&self) -> &ChatStore {
-        &self.store
-    }
-
     /// Queues a snapshot of a chat (and the images it refers to) for saving.
     pub fn save(&self, file: ChatFile, images: Vec<Arc<EncodedImage>>) {
         self.send(Job::Save { file, images });

@@ -157,3 +157,17 @@ pub async fn until_ready(session: &mut vchat::tui::Session) {
         }
     }
 }
+
+/// What the engine reports for a LLaVA-1.5 on the local CPU engine, for tests that drive the
+/// app's state without one.
+pub fn llava_info(model: &str) -> ModelInfo {
+    ModelInfo {
+        model: model.into(),
+        architecture: "LlavaForConditionalGeneration".into(),
+        device: "cpu".into(),
+        dtype: "f32".into(),
+        quantization: "none".into(),
+        one_image_per_request: true,
+        backend: "local".into(),
+    }
+}
