@@ -108,7 +108,8 @@ impl ChatEntry<'_> {
 
 /// Laid-out lines per turn position, and the turn counts that number the entries. A cache
 /// only: each [`WrapCache`] checks the text it is given against the text it laid out, and the
-/// counts are keyed by the chat's revision, so neither can go stale.
+/// counts are keyed by the revision of the turns (every [`State::touch`] moves it), so neither
+/// can go stale.
 #[derive(Debug, Default)]
 pub struct ChatLayout {
     turns: RefCell<Vec<Rc<WrapCache>>>,
@@ -177,7 +178,7 @@ impl ChatLayout {
 impl State {
     /// User turns and answers in the chat, and the context they use.
     pub fn turn_counts(&self) -> TurnCounts {
-        self.layout.counts(&self.conversation, self.revision)
+        self.layout.counts(&self.conversation, self.turns_revision)
     }
 
     /// The chat pane's entries from the bottom up: the streaming answer, then each turn with

@@ -143,7 +143,7 @@ impl State {
             *tokens += 1;
             text.push_str(&sanitize(chunk));
         }
-        self.touch();
+        self.touch_answer();
         if scrolled {
             // Keep the lines the user scrolled to in place while text arrives.
             self.scroll += self.streaming_height().saturating_sub(before);

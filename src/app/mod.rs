@@ -344,6 +344,9 @@ pub struct State {
     pub last_file_result: Option<Ticket>,
     /// The last ticket handed out.
     next_ticket: u64,
+    /// Like `revision`, but not moved by a streamed token: the turn counts are cached by it,
+    /// so a frame during an answer does not count the whole history again.
+    turns_revision: u64,
 }
 
 /// Why a chat cannot be changed, or counted through, while its earlier turns are being read.
@@ -396,7 +399,13 @@ impl State {
             completing: None,
             last_file_result: None,
             next_ticket: 0,
+            turns_revision: 0,
         }
+    }
+
+    /// Marks the streaming answer as grown: a change to save, but the turns are as they were.
+    pub(super) fn touch_answer(&mut self) {
+        self.revision += 1;
     }
 
     /// A new ticket for background work.
@@ -409,6 +418,7 @@ impl State {
     /// it was read before this change and would replace the chat with an older version.
     pub fn touch(&mut self) {
         self.revision += 1;
+        self.turns_revision += 1;
         // (Not the read of a resumed chat's earlier turns: the chat is read-only until then,
         // but for settings, and it must arrive.)
         if !self.earlier_turns_loading {
