@@ -69,6 +69,9 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
     }
 
     let info = wait_until_ready(&mut events).await?;
+    if let Some(warning) = info.unverified_warning() {
+        eprintln!("vchat: warning: {warning}");
+    }
     if args.stats {
         eprintln!(
             "[model] {} · {} · {} · {} · {} · quantization {}",

@@ -212,3 +212,37 @@ fn copy_takes_the_answer_asked_for() {
     assert_eq!(copied(send(&mut s, "/copy code")), None, "no code block");
     assert!(s.notice.as_ref().unwrap().is_error);
 }
+
+#[test]
+fn a_model_whose_answers_are_not_verified_says_so_once_loaded() {
+    let ready = |architecture: &str, backend: &str| {
+        let mut s = state();
+        s.update(Action::Engine(vchat::engine::EngineEvent::Ready {
+            request: vchat::engine::RequestId::LOAD,
+            info: vchat::engine::ModelInfo {
+                model: "some/model".into(),
+                architecture: architecture.into(),
+                device: "cpu".into(),
+                dtype: "f32".into(),
+                quantization: "none".into(),
+                one_image_per_request: false,
+                backend: backend.into(),
+            },
+        }));
+        s.shown_entries()
+            .into_iter()
+            .filter(|e| e.text.contains("not verified against transformers"))
+            .count()
+    };
+    assert_eq!(ready("Qwen2_5_VLForConditionalGeneration", "local"), 1);
+    assert_eq!(ready("LlavaForConditionalGeneration", "local"), 0);
+    assert_eq!(ready("Gemma3ForConditionalGeneration", "local"), 0);
+    assert_eq!(
+        ready(
+            "Qwen2_5_VLForConditionalGeneration",
+            "remote http://gpu:8000/v1"
+        ),
+        0,
+        "a server's answers are its own"
+    );
+}

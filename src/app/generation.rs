@@ -82,6 +82,9 @@ impl State {
                 if !self.notice.as_ref().is_some_and(|n| n.is_error) {
                     self.notify(format!("model ready: {}", info.model), false);
                 }
+                if let Some(warning) = info.unverified_warning() {
+                    self.add_note(EntryKind::Notice, &warning);
+                }
                 self.model = ModelStatus::Ready(info);
                 if self.generation == Generation::Queued {
                     return self.start_generation();

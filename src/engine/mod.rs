@@ -46,7 +46,28 @@ pub struct ModelInfo {
     pub backend: String,
 }
 
+/// The architectures whose answers the test suite checks against Hugging Face transformers
+/// token for token (the README's "Models" table): `tests/conformance.rs` and
+/// `tests/conformance_vlm.rs`.
+pub const VERIFIED_ARCHITECTURES: &[&str] = &[
+    "LlavaForConditionalGeneration",
+    "Gemma3ForConditionalGeneration",
+];
+
 impl ModelInfo {
+    /// One line for the user when the local engine runs an architecture whose answers are not
+    /// checked against transformers. (A remote server's answers are the server's own.)
+    pub fn unverified_warning(&self) -> Option<String> {
+        let verified = VERIFIED_ARCHITECTURES.contains(&self.architecture.as_str());
+        (self.backend == "local" && !verified).then(|| {
+            format!(
+                "{} is not verified against transformers: answers may differ from the model's \
+                 own (see the README's Models table)",
+                crate::text::one_line(&self.architecture)
+            )
+        })
+    }
+
     /// Who answered, as a session records it with each answer: the model, and for a remote
     /// backend also the server, e.g. `llava (remote http://gpu:8000/v1)`.
     pub fn answered_by(&self) -> String {
