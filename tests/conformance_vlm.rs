@@ -21,21 +21,6 @@ use vchat::sampling::SamplingSettings;
 
 const NEW_TOKENS: usize = 32;
 
-fn reference_python() -> PathBuf {
-    let python = std::env::var_os("VCHAT_REFERENCE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/reference-venv/bin/python")
-        });
-    assert!(
-        python.is_file(),
-        "the reference Python environment is missing ({}): run the tests with `cargo xtask test`, \
-         or prepare it once with `cargo xtask reference`",
-        python.display()
-    );
-    python
-}
-
 fn run_reference(script: &str, args: &[&Path], stdin: Option<&Value>) -> Vec<u8> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("reference")

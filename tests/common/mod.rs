@@ -171,3 +171,20 @@ pub fn llava_info(model: &str) -> ModelInfo {
         backend: "local".into(),
     }
 }
+
+/// The Python of the reference environment (transformers) that `cargo xtask test` (or
+/// `cargo xtask reference`) prepares; `VCHAT_REFERENCE_PYTHON` names another.
+pub fn reference_python() -> PathBuf {
+    let python = std::env::var_os("VCHAT_REFERENCE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/reference-venv/bin/python")
+        });
+    assert!(
+        python.is_file(),
+        "the reference Python environment is missing ({}): run the tests with `cargo xtask test`, \
+         or prepare it once with `cargo xtask reference`",
+        python.display()
+    );
+    python
+}
