@@ -2,27 +2,17 @@
 //! recognise: the main screen, the settings panel, the help, a half-streamed answer, a failed
 //! model load and small terminals.
 
+mod common;
+
 use std::time::Duration;
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use vchat::app::{Action, Focus, Generation, StartInfo, State};
 use vchat::conversation::{AnswerStats, AssistantTurn, ChatImage, FinishReason};
-use vchat::engine::{EngineEvent, ModelInfo, RequestId};
+use vchat::engine::{EngineEvent, RequestId};
 use vchat::sampling::SamplingSettings;
 use vchat::ui::{self, Theme};
-
-fn info() -> ModelInfo {
-    ModelInfo {
-        model: "llava-hf/llava-1.5-7b-hf".into(),
-        architecture: "LlavaForConditionalGeneration".into(),
-        device: "cpu".into(),
-        dtype: "f32".into(),
-        quantization: "none".into(),
-        one_image_per_request: true,
-        backend: "local".into(),
-    }
-}
 
 fn stats(tokens: usize, finish: FinishReason) -> AnswerStats {
     AnswerStats {
@@ -44,7 +34,7 @@ fn ready_state() -> State {
     let mut state = State::new(start, SamplingSettings::default(), None);
     state.update(Action::Engine(EngineEvent::Ready {
         request: RequestId::LOAD,
-        info: info(),
+        info: common::llava_info("llava-hf/llava-1.5-7b-hf"),
     }));
     state.notice = None;
     state

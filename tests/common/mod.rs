@@ -188,3 +188,13 @@ pub fn reference_python() -> PathBuf {
     );
     python
 }
+
+/// The token ids of one answer of a reference script (its `tokens` field).
+pub fn reference_token_ids(turn: &serde_json::Value) -> Vec<u32> {
+    turn["tokens"]
+        .as_array()
+        .expect("the reference lists the answer's tokens")
+        .iter()
+        .map(|t| t.as_u64().expect("a token id") as u32)
+        .collect()
+}
