@@ -234,9 +234,11 @@ fn a_model_whose_answers_are_not_verified_says_so_once_loaded() {
             .filter(|e| e.text.contains("not verified against transformers"))
             .count()
     };
-    assert_eq!(ready("Qwen2_5_VLForConditionalGeneration", "local"), 1);
+    assert_eq!(ready("Qwen2VLForConditionalGeneration", "local"), 1);
+    assert_eq!(ready("Idefics3ForConditionalGeneration", "local"), 1);
     assert_eq!(ready("LlavaForConditionalGeneration", "local"), 0);
     assert_eq!(ready("Gemma3ForConditionalGeneration", "local"), 0);
+    assert_eq!(ready("Qwen3VLForConditionalGeneration", "local"), 0);
     assert_eq!(
         ready(
             "Qwen2_5_VLForConditionalGeneration",

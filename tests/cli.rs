@@ -250,14 +250,21 @@ fn wrong_models_give_one_line_and_exit_4() {
     let empty = scratch_dir().join("empty-folder");
     std::fs::create_dir_all(&empty).unwrap();
 
-    let text_only = scratch_dir().join("text-only");
-    copy_dir(tiny_model(), &text_only);
-    let config = std::fs::read_to_string(text_only.join("config.json")).unwrap();
-    std::fs::write(
-        text_only.join("config.json"),
-        config.replace("\"LlavaForConditionalGeneration\"", "\"LlamaForCausalLM\""),
-    )
-    .unwrap();
+    // The tiny LLaVA with another architecture named in its config.json.
+    let with_architecture = |name: &str, architecture: &str| {
+        let dir = scratch_dir().join(name);
+        copy_dir(tiny_model(), &dir);
+        let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            config.replace(
+                "\"LlavaForConditionalGeneration\"",
+                &format!("\"{architecture}\""),
+            ),
+        )
+        .unwrap();
+        dir.display().to_string()
+    };
 
     let broken = scratch_dir().join("broken-config");
     copy_dir(tiny_model(), &broken);
@@ -275,9 +282,19 @@ fn wrong_models_give_one_line_and_exit_4() {
             "config.json is missing",
         ),
         (
-            text_only.display().to_string(),
+            with_architecture("text-only", "LlamaForCausalLM"),
             vec![],
             "LlamaForCausalLM is not a vision-language model",
+        ),
+        (
+            with_architecture("gemma3-text", "Gemma3ForCausalLM"),
+            vec![],
+            "Gemma3ForCausalLM takes no images (a text-only Gemma 3)",
+        ),
+        (
+            with_architecture("voxtral", "VoxtralForConditionalGeneration"),
+            vec![],
+            "VoxtralForConditionalGeneration takes no images (an audio model)",
         ),
         (broken.display().to_string(), vec![], "not valid JSON"),
         (

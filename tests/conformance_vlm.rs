@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,7 +22,7 @@ use vchat::sampling::SamplingSettings;
 
 const NEW_TOKENS: usize = 32;
 
-fn run_reference(script: &str, args: &[&Path], stdin: Option<&Value>) -> Vec<u8> {
+fn run_reference(script: &str, args: &[&OsStr], stdin: Option<&Value>) -> Vec<u8> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("reference")
         .join(script);
@@ -51,36 +52,47 @@ fn run_reference(script: &str, args: &[&Path], stdin: Option<&Value>) -> Vec<u8>
     output.stdout
 }
 
-/// The chats both stacks answer: two images × two prompts, and a two-turn chat.
+/// The chats both stacks answer: two images (one square, one not) × two prompts, and a
+/// two-turn chat.
 fn chats() -> Vec<(u8, Vec<&'static str>)> {
     vec![
         (0, vec!["Describe the image"]),
         (0, vec!["What is in this picture?"]),
-        (1, vec!["Describe the image"]),
-        (1, vec!["What is in this picture?"]),
+        (NON_SQUARE, vec!["Describe the image"]),
+        (NON_SQUARE, vec!["What is in this picture?"]),
         (2, vec!["Describe the image", "猫 🙂 What color is it?"]),
     ]
 }
 
-/// A tiny model written by `generator` (once per test binary).
-fn generated_model(generator: &str, name: &str) -> PathBuf {
+/// A tiny model written by `generator` with `args` after the output folder (once per test
+/// binary).
+fn generated_model(generator: &str, args: &[&str], name: &str) -> PathBuf {
     let dir = scratch_dir().join(name);
     if !dir.join("config.json").is_file() {
-        run_reference(generator, &[&dir], None);
+        let mut all = vec![dir.as_os_str()];
+        all.extend(args.iter().map(OsStr::new));
+        run_reference(generator, &all, None);
     }
     dir
+}
+
+/// How far below the reference's best logit vchat's token may be at a step where the two
+/// differ: a near tie, which float noise decides (different summation orders, a pixel one
+/// level apart after resizing). The defects found so far moved logits by 0.1 and more.
+const NEAR_TIE: f64 = 0.01;
+
+fn chat_input(image: u8, turns: &[&str]) -> Value {
+    json!({"images": [test_png(image)], "turns": turns, "max_new_tokens": NEW_TOKENS})
 }
 
 async fn assert_same_answers(model: &Path) {
     let input: Vec<Value> = chats()
         .iter()
-        .map(|(image, turns)| {
-            json!({"images": [test_png(*image)], "turns": turns, "max_new_tokens": NEW_TOKENS})
-        })
+        .map(|(image, turns)| chat_input(*image, turns))
         .collect();
     let reference: Vec<Vec<Value>> = serde_json::from_slice(&run_reference(
         "vlm_reference.py",
-        &[model],
+        &[model.as_os_str()],
         Some(&json!(input)),
     ))
     .expect("reference JSON");
@@ -90,10 +102,11 @@ async fn assert_same_answers(model: &Path) {
         max_new_tokens: NEW_TOKENS,
         ..SamplingSettings::default()
     };
-    let mut exact_texts = 0;
+    let (mut exact_ids, mut exact_texts) = (0, 0);
     for ((image, turns), expected_turns) in chats().into_iter().zip(reference) {
         let mut conversation = Conversation::default();
         for (index, (question, expected)) in turns.iter().zip(expected_turns).enumerate() {
+            let what = format!("image {image}, {question:?}, turn {index}");
             let attachment = (index == 0).then(|| chat_image(image));
             conversation.push_user(*question, attachment);
 
@@ -101,23 +114,19 @@ async fn assert_same_answers(model: &Path) {
             assert_eq!(
                 prompt,
                 expected["prompt"].as_str().unwrap(),
-                "the prompt equals the processor's (image {image}, turn {index})"
+                "the prompt equals the processor's ({what})"
             );
             let answer = collect(&mut events, engine.generate(&conversation, &greedy)).await;
-            assert_eq!(
-                answer.token_ids,
-                reference_token_ids(&expected),
-                "token ids (image {image}, {question:?}, turn {index})"
-            );
-            let decoded = expected["text"].as_str().unwrap();
-            exact_texts += usize::from(same_text(
-                &answer.text,
-                decoded,
-                &format!("image {image}, turn {index}"),
-            ));
+            let decoded_ids = if answer.token_ids == reference_token_ids(&expected) {
+                exact_ids += 1;
+                expected["text"].as_str().unwrap().to_string()
+            } else {
+                assert_near_ties(model, image, &turns[..=index], &answer.token_ids, &what)
+            };
+            exact_texts += usize::from(same_text(&answer.text, &decoded_ids, &what));
             // The follow-up goes on from the same text on both sides (see `same_text`).
             conversation.push_assistant(AssistantTurn {
-                text: decoded.to_string(),
+                text: expected["text"].as_str().unwrap().to_string(),
                 settings: greedy.clone(),
                 stats: Some(answer.stats),
                 answered_by: None,
@@ -125,17 +134,63 @@ async fn assert_same_answers(model: &Path) {
         }
     }
     assert!(
+        exact_ids >= 3,
+        "too few answers equal the reference's token for token ({exact_ids})"
+    );
+    assert!(
         exact_texts >= 2,
         "too few answers decoded to valid text to compare them exactly ({exact_texts})"
     );
 }
 
-/// The streamed text against the tokenizer's decode of the same ids. Equal, except where byte
-/// tokens form no valid UTF-8 (random weights emit such runs; a real model's emoji and CJK
-/// are valid): `tokenizers` then turns the whole run into U+FFFD, while mistral.rs streams the
-/// bytes that are valid and replaces the others. There, the text between the replacement
-/// characters must still come in the same order. True when compared exactly.
+/// vchat's answer left the reference's: every token of it must be the reference's best or
+/// within [`NEAR_TIE`] of it, given the same tokens before it. Returns the reference
+/// tokenizer's decode of vchat's ids.
+fn assert_near_ties(model: &Path, image: u8, turns: &[&str], ids: &[u32], what: &str) -> String {
+    let mut chat = chat_input(image, turns);
+    chat["forced"] = json!(ids);
+    let reference: Vec<Vec<Value>> = serde_json::from_slice(&run_reference(
+        "vlm_reference.py",
+        &[model.as_os_str()],
+        Some(&json!([chat])),
+    ))
+    .expect("reference JSON");
+    let last = reference[0].last().expect("the reference answers the turn");
+    for (step, (score, id)) in last["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(ids)
+        .enumerate()
+    {
+        let (best, forced) = (
+            score["best"].as_f64().unwrap(),
+            score["forced"].as_f64().unwrap(),
+        );
+        assert!(
+            best - forced <= NEAR_TIE,
+            "token {step} ({what}): vchat chose {id}, transformers {} by {:.4} logits, more than a \
+             near tie ({NEAR_TIE})",
+            score["best_token"],
+            best - forced
+        );
+    }
+    last["forced_text"].as_str().unwrap().to_string()
+}
+
+/// The streamed text against the tokenizer's decode of the same ids. Equal, except:
+/// - mistral.rs drops the whitespace an answer starts with (a leading space or newline);
+/// - where byte tokens form no valid UTF-8 (random weights emit such runs; a real model's emoji
+///   and CJK are valid) and the tokenizer replaces them in its own way (a byte-fallback
+///   tokenizer turns the whole run into U+FFFD; byte-level BPE, like mistral.rs, each invalid
+///   sequence): there, the text between the replacement characters must come in the same order.
+///
+/// True when compared exactly.
 fn same_text(streamed: &str, decoded: &str, what: &str) -> bool {
+    let decoded = decoded.trim_start();
+    if streamed == decoded {
+        return true;
+    }
     if !decoded.contains('\u{FFFD}') {
         assert_eq!(
             streamed, decoded,
@@ -156,5 +211,40 @@ fn same_text(streamed: &str, decoded: &str, what: &str) -> bool {
 /// Gemma 3 (google/gemma-3-4b-it's layout): Gemma 3 text, SigLIP vision, gemma-3's template.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gemma3_matches_transformers_token_for_token() {
-    assert_same_answers(&generated_model("make_hf_gemma3.py", "tiny-gemma3")).await;
+    assert_same_answers(&generated_model("make_hf_gemma3.py", &[], "tiny-gemma3")).await;
+}
+
+/// Qwen2.5-VL (Qwen/Qwen2.5-VL-7B-Instruct's layout): windowed vision attention, M-RoPE,
+/// smart resize, byte-level BPE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qwen2_5_vl_matches_transformers_token_for_token() {
+    assert_same_answers(&generated_model(
+        "make_hf_qwen_vl.py",
+        &["2.5"],
+        "tiny-qwen2_5-vl",
+    ))
+    .await;
+}
+
+/// Qwen3-VL (Qwen/Qwen3-VL-8B-Instruct's layout): deepstack vision features, interleaved
+/// M-RoPE, smart resize, byte-level BPE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qwen3_vl_matches_transformers_token_for_token() {
+    assert_same_answers(&generated_model(
+        "make_hf_qwen_vl.py",
+        &["3"],
+        "tiny-qwen3-vl",
+    ))
+    .await;
+}
+
+/// Qwen2.5-VL and Qwen3-VL as transformers 5 saves them (`model.language_model.*` and
+/// `model.visual.*` tensors, `rope_parameters` instead of the hub's `rope_theta` and
+/// `rope_scaling`), as a fine-tune or a converted model may come: they load and agree too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qwen_models_saved_by_transformers_5_load_and_match() {
+    for (version, name) in [("2.5", "qwen2_5-vl-as-saved"), ("3", "qwen3-vl-as-saved")] {
+        let model = generated_model("make_hf_qwen_vl.py", &[version, "--as-saved"], name);
+        assert_same_answers(&model).await;
+    }
 }

@@ -29,6 +29,11 @@ pub enum LoadError {
     BadModelName(String),
     #[error("{architecture} is not a vision-language model that mistral.rs can load")]
     NotVisionModel { architecture: String },
+    #[error("{architecture} takes no images ({what}): vchat needs a vision-language model")]
+    TakesNoImages {
+        architecture: String,
+        what: &'static str,
+    },
     #[error(
         "--dtype bf16 does not work on CPU in mistral.rs 0.8.1; use f32 (fastest on CPU) or f16"
     )]
@@ -80,6 +85,12 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
         if MultimodalLoaderType::from_causal_lm_name(arch).is_err() {
             return Err(LoadError::NotVisionModel {
                 architecture: arch.clone(),
+            });
+        }
+        if let Some(what) = takes_no_images(arch) {
+            return Err(LoadError::TakesNoImages {
+                architecture: arch.clone(),
+                what,
             });
         }
     }
@@ -265,6 +276,19 @@ fn hub_config(model: &str, offline: bool) -> Result<PathBuf, LoadError> {
     api.model(model.to_string())
         .get("config.json")
         .map_err(|e| fail(one_line(&e.to_string())))
+}
+
+/// Architectures that mistral.rs's multimodal loader accepts but that cannot see an image:
+/// without this check they load and then fail on the first image, or answer without it.
+fn takes_no_images(architecture: &str) -> Option<&'static str> {
+    match architecture {
+        // gemma-3-1b-it and gemma-3-270m: Gemma 3's text-only sizes.
+        "Gemma3ForCausalLM" => Some("a text-only Gemma 3"),
+        "VoxtralForConditionalGeneration" | "VoxtralRealtimeForConditionalGeneration" => {
+            Some("an audio model")
+        }
+        _ => None,
+    }
 }
 
 /// `architectures[0]` of a model's config.json.

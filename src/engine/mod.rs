@@ -52,6 +52,8 @@ pub struct ModelInfo {
 pub const VERIFIED_ARCHITECTURES: &[&str] = &[
     "LlavaForConditionalGeneration",
     "Gemma3ForConditionalGeneration",
+    "Qwen2_5_VLForConditionalGeneration",
+    "Qwen3VLForConditionalGeneration",
 ];
 
 impl ModelInfo {

@@ -33,7 +33,9 @@ impl PromptStyle {
             // A hub model's architecture is unknown until it is downloaded; the default model
             // is LLaVA-1.5, and so are most hub ids given here, but be safe: use its template.
             Some("LlavaForConditionalGeneration") => Self::Llava15,
-            Some("LlavaNextForConditionalGeneration") => Self::Native {
+            // Their processors (and mistral.rs's) take one image per prompt; a second one
+            // fails the request.
+            Some("LlavaNextForConditionalGeneration" | "Phi3VForCausalLM") => Self::Native {
                 one_image_per_request: true,
             },
             Some(_) => Self::Native {
@@ -152,6 +154,35 @@ fn image_message(
                 ("role".to_string(), Either::Left("user".to_string())),
                 ("content".to_string(), Either::Right(parts)),
             ])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PromptStyle;
+
+    #[test]
+    fn models_that_see_one_image_per_request_get_only_the_latest() {
+        for one in [
+            "LlavaForConditionalGeneration",
+            "LlavaNextForConditionalGeneration",
+            "Phi3VForCausalLM",
+        ] {
+            assert!(
+                PromptStyle::for_architecture(Some(one)).one_image_per_request(),
+                "{one}"
+            );
+        }
+        for several in [
+            "Qwen2_5_VLForConditionalGeneration",
+            "Qwen3VLForConditionalGeneration",
+            "Gemma3ForConditionalGeneration",
+        ] {
+            assert!(
+                !PromptStyle::for_architecture(Some(several)).one_image_per_request(),
+                "{several}"
+            );
         }
     }
 }

@@ -32,8 +32,17 @@ pub fn tiny_model() -> &'static Path {
 
 /// A square test image with a pattern that depends on `variant`.
 pub fn test_image(variant: u8) -> DynamicImage {
-    pattern_image(u32::from(variant))
+    let image = pattern_image(u32::from(variant));
+    match variant {
+        // Not square, and each side an odd multiple of half a Qwen2.5-VL merge patch (14): the
+        // processors' rounding (ties to even) and aspect handling are exercised.
+        NON_SQUARE => image.crop_imm(0, 0, 182, 126),
+        _ => image,
+    }
 }
+
+/// The test image variant that is not square (182 × 126).
+pub const NON_SQUARE: u8 = 3;
 
 /// The test image as a chat attachment.
 pub fn chat_image(variant: u8) -> ChatImage {
