@@ -10,16 +10,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedReceiver;
-use vchat::conversation::{AssistantTurn, ChatImage, Conversation};
-use vchat::engine::{
-    DeviceChoice, DtypeChoice, Engine, EngineEvent, EngineOptions, IsqChoice, RequestId,
-};
-use vchat::sampling::SamplingSettings;
+use vchat::conversation::ChatImage;
 use vchat::tiny_model::{write_tiny_llava, TinyLlavaSpec};
 
 #[path = "stats.rs"]
 mod stats;
+#[path = "turns.rs"]
+mod turns;
+
+use turns::vchat_turns;
 
 const MAX_TOKENS: usize = 16;
 
@@ -51,7 +50,7 @@ async fn main() -> Result<(), String> {
     let mut regenerate = Vec::new();
     let mut plain_first = Vec::new();
     for run in 0..runs {
-        let (f, u, r) = vchat_turns(&model, &image, run).await?;
+        let (f, u, r) = vchat_turns(&model, &image, run, MAX_TOKENS).await?;
         first.push(f);
         follow_up.push(u);
         regenerate.push(r);
@@ -104,74 +103,6 @@ async fn main() -> Result<(), String> {
         Ok(())
     } else {
         Err("a goal was missed (see the table)".into())
-    }
-}
-
-/// One vchat run on a fresh engine: first turn, a follow-up, and a regenerate of the follow-up.
-async fn vchat_turns(
-    model: &Path,
-    image: &ChatImage,
-    run: usize,
-) -> Result<(f64, f64, f64), String> {
-    let mut options = EngineOptions::new(
-        model.display().to_string(),
-        std::env::temp_dir().join("vchat-bench"),
-    );
-    options.device = DeviceChoice::Cpu;
-    options.dtype = DtypeChoice::F32;
-    options.isq = IsqChoice::None;
-    options.offline = true;
-    let (engine, mut events) = Engine::start(options);
-    loop {
-        match events.recv().await.ok_or("engine stopped")? {
-            EngineEvent::Ready { .. } => break,
-            EngineEvent::LoadFailed { message, .. } => return Err(message),
-            _ => {}
-        }
-    }
-    let greedy = SamplingSettings {
-        do_sample: false,
-        max_new_tokens: MAX_TOKENS,
-        ..SamplingSettings::default()
-    };
-    let mut conversation = Conversation::default();
-    conversation.push_user(format!("Describe the image ({run})"), Some(image.clone()));
-    let (first, text) =
-        time_to_first_token(&mut events, engine.generate(&conversation, &greedy)).await?;
-    conversation.push_assistant(AssistantTurn {
-        text,
-        settings: greedy.clone(),
-        stats: None,
-        answered_by: None,
-    });
-    conversation.push_user("What color is it?", None);
-    let (follow_up, _) =
-        time_to_first_token(&mut events, engine.generate(&conversation, &greedy)).await?;
-    let (regenerate, _) =
-        time_to_first_token(&mut events, engine.generate(&conversation, &greedy)).await?;
-    Ok((first, follow_up, regenerate))
-}
-
-async fn time_to_first_token(
-    events: &mut UnboundedReceiver<EngineEvent>,
-    request: RequestId,
-) -> Result<(f64, String), String> {
-    let mut text = String::new();
-    loop {
-        match events.recv().await.ok_or("engine stopped")? {
-            EngineEvent::Token {
-                request: r,
-                text: t,
-            } if r == request => text.push_str(&t),
-            EngineEvent::Done {
-                request: r, stats, ..
-            } if r == request => return Ok((stats.time_to_first_token.as_secs_f64(), text)),
-            EngineEvent::Error {
-                request: r,
-                message,
-            } if r == request => return Err(message),
-            _ => {}
-        }
     }
 }
 
@@ -230,37 +161,15 @@ fn ms(seconds: f64) -> f64 {
 }
 
 fn report(timings: &[(&str, &Vec<f64>)], rows: &[Row], runs: usize) -> String {
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-
     let mut out = String::from("# Benchmarks\n\n");
     out += &format!(
-        "Measured {date} on {cpu} ({cores} cores), commit {commit}, by `bench/run.sh`. Random \
+        "Measured {}, by `bench/run.sh`. Random \
          LLaVA-1.5 with text hidden 1024 × 8 layers and vision hidden 256 × 4 layers (108M \
          parameters), F32 on CPU, one 336 × 336 PNG, greedy, {MAX_TOKENS} new tokens; {runs} \
          interleaved runs, a fresh engine for each vchat run. Time to first token is vchat's \
          (request → first token picked) and, for plain mistral.rs, request → first streamed \
-         chunk. Absolute times on a shared 2-core machine are noise; the ratios are the result.\n\n"
+         chunk. Absolute times on a shared 2-core machine are noise; the ratios are the result.\n\n",
+        stats::measured_on()
     );
     out += "## Time to first token\n\n| what | median | spread (min – max) |\n|---|---|---|\n";
     for (name, values) in timings {

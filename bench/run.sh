@@ -55,6 +55,17 @@ step "frame cost" "$bin/ui_frames"
 step "saved chats" "$bin/sessions"
 step "image path" "$bin/image_path"
 step "keystrokes in tmux" "$bin/keys" "$bin/vchat"
+step "sampler per token" "$bin/sampler"
+# The models people use now, written by transformers (the reference environment of the tests).
+vlm_models() {
+  cargo xtask reference >/dev/null
+  local py=target/reference-venv/bin/python dir=target/bench-models
+  [ -f $dir/qwen2_5-vl/config.json ] || HF_HUB_OFFLINE=1 $py reference/make_hf_qwen_vl.py $dir/qwen2_5-vl 2.5 --bench
+  [ -f $dir/qwen3-vl/config.json ] || HF_HUB_OFFLINE=1 $py reference/make_hf_qwen_vl.py $dir/qwen3-vl 3 --bench
+  [ -f $dir/gemma3/config.json ] || HF_HUB_OFFLINE=1 $py reference/make_hf_gemma3.py $dir/gemma3 --bench
+  "$bin/follow_up_vlm" "$runs" Qwen2.5-VL=$dir/qwen2_5-vl Qwen3-VL=$dir/qwen3-vl "Gemma 3=$dir/gemma3"
+}
+step "follow-ups on Qwen2.5-VL, Qwen3-VL, Gemma 3 ($runs runs)" vlm_models
 finished=$(date +%s)
 
 section="

@@ -66,3 +66,28 @@ pub fn replace_section(section: &str, heading: &str) -> Result<(), String> {
     report.push_str(section);
     std::fs::write(&path, report).map_err(|e| e.to_string())
 }
+
+/// "DATE on CPU (N cores), commit C": when, where and on what code a figure was measured.
+pub fn measured_on() -> String {
+    let run = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let commit = run("git", &["rev-parse", "--short", "HEAD"]);
+    let date = run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{date} on {cpu} ({cores} cores), commit {commit}")
+}

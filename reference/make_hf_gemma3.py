@@ -3,7 +3,10 @@ shape of google/gemma-3-4b-it: Gemma 3 text + SigLIP vision, the hub's tensor na
 chat template, and a BPE tokenizer with byte fallback (so a random model emits byte tokens and
 multi-byte UTF-8, as a real one does with emoji and CJK).
 
-Usage: make_hf_gemma3.py OUTPUT_DIR
+Usage: make_hf_gemma3.py OUTPUT_DIR [--bench]
+
+With --bench, the model is larger (text hidden 1024 × 8 layers, vision hidden 256 × 4 layers,
+256 image tokens as the real model has), for timing.
 """
 
 import json
@@ -121,22 +124,28 @@ def make_tokenizer():
 
 def main():
     out = sys.argv[1]
+    bench = "--bench" in sys.argv[2:]
     torch.manual_seed(11)
     tokenizer = make_tokenizer()
     vocab = len(tokenizer)
+    sizes = (dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=8, num_attention_heads=16,
+                  num_key_value_heads=4, head_dim=64, query_pre_attn_scalar=64) if bench else
+             dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+                  num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16))
     text = Gemma3TextConfig(
-        vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16,
+        vocab_size=vocab, **sizes,
         max_position_embeddings=4096, sliding_window=64, sliding_window_pattern=2,
         rope_theta=1000000.0, rope_local_base_freq=10000.0, rms_norm_eps=1e-6,
         final_logit_softcapping=None, attn_logit_softcapping=None,
         pad_token_id=0, eos_token_id=1, bos_token_id=2,
     )
-    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    vision = SiglipVisionConfig(hidden_size=256 if bench else 32, intermediate_size=1024 if bench else 64,
+                                num_hidden_layers=4 if bench else 2,
                                 num_attention_heads=4, image_size=224, patch_size=14,
                                 vision_use_head=False, layer_norm_eps=1e-6)
+    image_tokens = 256 if bench else 16
     config = Gemma3Config(
-        text_config=text, vision_config=vision, mm_tokens_per_image=16,
+        text_config=text, vision_config=vision, mm_tokens_per_image=image_tokens,
         boi_token_index=tokenizer.convert_tokens_to_ids("<start_of_image>"),
         eoi_token_index=tokenizer.convert_tokens_to_ids("<end_of_image>"),
         image_token_index=tokenizer.convert_tokens_to_ids("<image_soft_token>"),
@@ -158,7 +167,7 @@ def main():
     image_processor = Gemma3ImageProcessor(size={"height": 224, "width": 224}, image_mean=[0.5] * 3,
                                            image_std=[0.5] * 3, do_pan_and_scan=False)
     processor = Gemma3Processor(image_processor=image_processor, tokenizer=tokenizer,
-                                chat_template=TEMPLATE, image_seq_length=16)
+                                chat_template=TEMPLATE, image_seq_length=image_tokens)
     processor.save_pretrained(out)
     image_processor.save_pretrained(out)
     to_hub_layout(os.path.join(out, "model.safetensors"))

@@ -4,10 +4,11 @@ the hub's tensor names and top-level config keys, the hub's chat template, a sma
 image processor, and a byte-level BPE tokenizer like Qwen's own (every byte is a token, so a
 random model emits byte tokens that split CJK and emoji across tokens, as a real one does).
 
-Usage: make_hf_qwen_vl.py OUTPUT_DIR 2.5|3 [--as-saved]
+Usage: make_hf_qwen_vl.py OUTPUT_DIR 2.5|3 [--as-saved] [--bench]
 
 With --as-saved, the folder stays as transformers 5 saves it (its tensor names and config keys),
-as a fine-tune or a converted model may come.
+as a fine-tune or a converted model may come. With --bench, the model is larger (text hidden
+1024 × 8 layers, vision hidden 256 × 4 layers, up to 256 image tokens), for timing.
 """
 
 import json
@@ -79,6 +80,12 @@ TEMPLATE_3 = (
 )
 
 
+# --bench: the size of the LLaVA-1.5 the benchmarks use (text hidden 1024 × 8 layers).
+BENCH_TEXT = dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=8, num_attention_heads=16,
+                  num_key_value_heads=4)
+BENCH_VISION = dict(hidden_size=256, intermediate_size=1024, num_heads=4, out_hidden_size=1024)
+
+
 def make_tokenizer():
     tok = Tokenizer(models.BPE(byte_fallback=False))
     tok.normalizer = normalizers.NFC()
@@ -133,6 +140,7 @@ def with_hub_config_keys(out, text_at_top_level):
 def main():
     out, version = sys.argv[1], sys.argv[2]
     as_saved = "--as-saved" in sys.argv[3:]
+    bench = "--bench" in sys.argv[3:]
     torch.manual_seed(13)
     tokenizer = make_tokenizer()
     vocab = len(tokenizer)
@@ -155,6 +163,9 @@ def main():
         vision = dict(depth=4, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
                       patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=56,
                       fullatt_block_indexes=[1, 3], tokens_per_second=2, hidden_act="silu")
+        if bench:
+            text.update(BENCH_TEXT, rope_parameters={**text["rope_parameters"], "mrope_section": [8, 12, 12]})
+            vision.update(BENCH_VISION)
         config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False,
                                   **common_ids)
         config.architectures = ["Qwen2_5_VLForConditionalGeneration"]
@@ -170,6 +181,10 @@ def main():
                       patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
                       num_position_embeddings=64, deepstack_visual_indexes=[1, 2],
                       hidden_act="gelu_pytorch_tanh")
+        if bench:
+            text.update(BENCH_TEXT, head_dim=64,
+                        rope_parameters={**text["rope_parameters"], "mrope_section": [8, 12, 12]})
+            vision.update(BENCH_VISION)
         config = Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False,
                                **common_ids)
         config.architectures = ["Qwen3VLForConditionalGeneration"]
@@ -195,7 +210,7 @@ def main():
     # resized by the processor's own rule (dimensions to multiples of patch × merge).
     merge = patch * 2
     image_processor = Qwen2VLImageProcessor(
-        min_pixels=4 * merge * merge, max_pixels=64 * merge * merge, patch_size=patch,
+        min_pixels=4 * merge * merge, max_pixels=(256 if bench else 64) * merge * merge, patch_size=patch,
         merge_size=2, temporal_patch_size=2,
         image_mean=[0.48145466, 0.4578275, 0.40821073] if version == "2.5" else [0.5] * 3,
         image_std=[0.26862954, 0.26130258, 0.27577711] if version == "2.5" else [0.5] * 3,

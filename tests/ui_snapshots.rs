@@ -295,3 +295,54 @@ fn answers_render_markdown_lists_emphasis_and_code() {
         "{screen}"
     );
 }
+
+#[test]
+fn the_status_bar_drops_whole_fields_to_fit_and_cuts_a_notice_at_a_word() {
+    let mut state = with_chat(ready_state());
+    let full_facts = [
+        "temp 0.2 · top_p 1 · max 1024",
+        "llava-1.5-7b-hf · cpu · none",
+        "first token 0.12 s · 35.5 tok/s",
+        "ctx ≈64 tok",
+    ];
+    let notice = "saved the chat as pier-visit in the chats folder";
+    for with_notice in [false, true] {
+        state.notice = with_notice.then(|| vchat::app::Notice {
+            text: notice.into(),
+            is_error: false,
+        });
+        let mut shown_before = 0;
+        for width in 40..=200u16 {
+            let screen = render(&state, width, 24);
+            let bar = screen.lines().last().unwrap().trim_matches('"').trim_end();
+            let fields: Vec<&str> = bar.split('│').map(str::trim).collect();
+            assert_eq!(fields[0], "ready", "width {width}: {bar:?}");
+            let mut facts = &fields[1..];
+            if with_notice {
+                let shown = facts[0];
+                let whole = shown == notice;
+                let cut = shown.strip_suffix('…').is_some_and(|kept| {
+                    notice.starts_with(kept) && notice[kept.len()..].starts_with(' ')
+                });
+                assert!(whole || cut, "width {width}: notice {shown:?}");
+                facts = &facts[1..];
+            }
+            for fact in facts {
+                assert!(
+                    full_facts.contains(fact),
+                    "width {width}: a cut field {fact:?} in {bar:?}"
+                );
+            }
+            assert!(
+                facts.len() >= shown_before,
+                "width {width}: a wider bar shows fewer fields"
+            );
+            shown_before = facts.len();
+        }
+        assert_eq!(
+            shown_before,
+            full_facts.len(),
+            "200 columns show every field"
+        );
+    }
+}

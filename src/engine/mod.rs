@@ -6,7 +6,7 @@ mod load;
 mod options;
 mod prompt;
 pub mod remote;
-mod sampler;
+pub mod sampler;
 mod serve;
 mod worker;
 
