@@ -15,6 +15,7 @@ import sys
 
 import torch
 from safetensors.torch import load_file, save_file
+from tiny_corpus import CORPUS
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import (
     Gemma3Config,
@@ -26,13 +27,6 @@ from transformers import (
     SiglipVisionConfig,
 )
 
-CORPUS = [
-    "What is shown in this image? Describe the picture in detail.",
-    "The photo shows a red car parked next to a green tree under a blue sky.",
-    "A cat sits on a wooden table; a dog sleeps on the floor by the window.",
-    "How many people are there, and what are they doing in the background?",
-    "猫が窓のそばで寝ています。 Ein Hund läuft über die Straße. 🙂",
-] * 50
 
 # google/gemma-3-4b-it's chat template.
 TEMPLATE = (

@@ -17,16 +17,10 @@ import sys
 
 import torch
 from safetensors.torch import load_file, save_file
+from tiny_corpus import CORPUS
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import Qwen2TokenizerFast, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
-CORPUS = [
-    "What is shown in this image? Describe the picture in detail.",
-    "The photo shows a red car parked next to a green tree under a blue sky.",
-    "A cat sits on a wooden table; a dog sleeps on the floor by the window.",
-    "How many people are there, and what are they doing in the background?",
-    "猫が窓のそばで寝ています。 Ein Hund läuft über die Straße. 🙂",
-] * 50
 
 # Qwen2's pre-tokenizer split (tokenizer.json of the Qwen2.5/Qwen3 checkpoints).
 SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
