@@ -157,13 +157,7 @@ def main():
         vision = dict(depth=4, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
                       patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=56,
                       fullatt_block_indexes=[1, 3], tokens_per_second=2, hidden_act="silu")
-        if bench:
-            text.update(BENCH_TEXT, rope_parameters={**text["rope_parameters"], "mrope_section": [8, 12, 12]})
-            vision.update(BENCH_VISION)
-        config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False,
-                                  **common_ids)
-        config.architectures = ["Qwen2_5_VLForConditionalGeneration"]
-        video_processor_class = Qwen2VLVideoProcessor
+        config_class, video_processor_class = Qwen2_5_VLConfig, Qwen2VLVideoProcessor
         model_class, processor_class, template, patch = \
             Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, TEMPLATE_2_5, 14
     elif version == "3":
@@ -175,18 +169,18 @@ def main():
                       patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
                       num_position_embeddings=64, deepstack_visual_indexes=[1, 2],
                       hidden_act="gelu_pytorch_tanh")
-        if bench:
-            text.update(BENCH_TEXT, head_dim=64,
-                        rope_parameters={**text["rope_parameters"], "mrope_section": [8, 12, 12]})
-            vision.update(BENCH_VISION)
-        config = Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False,
-                               **common_ids)
-        config.architectures = ["Qwen3VLForConditionalGeneration"]
-        video_processor_class = Qwen3VLVideoProcessor
+        config_class, video_processor_class = Qwen3VLConfig, Qwen3VLVideoProcessor
         model_class, processor_class, template, patch = \
             Qwen3VLForConditionalGeneration, Qwen3VLProcessor, TEMPLATE_3, 16
     else:
         sys.exit("version: 2.5 or 3")
+    if bench:
+        # head_dim 64: the M-RoPE sections sum to 32.
+        text.update(BENCH_TEXT, head_dim=64,
+                    rope_parameters={**text["rope_parameters"], "mrope_section": [8, 12, 12]})
+        vision.update(BENCH_VISION)
+    config = config_class(text_config=text, vision_config=vision, tie_word_embeddings=False, **common_ids)
+    config.architectures = [model_class.__name__]
 
     model = model_class(config)
     with torch.no_grad():
