@@ -93,9 +93,10 @@ pub struct ChatArgs {
     /// Hugging Face model id or local model folder.
     #[arg(short, long, default_value = crate::engine::DEFAULT_MODEL)]
     pub model: String,
-    /// Image to talk about: a file path or an http(s) URL.
+    /// Image to talk about: a file path or an http(s) URL. Repeat for several (all go with the
+    /// first question; a model that sees one image per request gets the last).
     #[arg(short, long)]
-    pub image: Option<String>,
+    pub image: Vec<String>,
     /// A question. Repeat to continue the same chat: each later prompt is a follow-up.
     #[arg(short, long, allow_hyphen_values = true)]
     pub prompt: Vec<String>,

@@ -1,4 +1,4 @@
-//! A chat as data: a system prompt, then turns of user text (with an optional image) and the
+//! A chat as data: a system prompt, then turns of user text (with the images attached to it) and the
 //! assistant's answers, each answer recording the settings and stats it was made with.
 
 use std::sync::Arc;
@@ -78,7 +78,39 @@ impl ChatImage {
 #[derive(Debug, Clone)]
 pub struct UserTurn {
     pub text: String,
-    pub image: Option<ChatImage>,
+    /// The images attached to this message, in the order the model sees them (a model that
+    /// takes one image per request gets only the chat's latest; see `engine::prompt`).
+    pub images: Vec<ChatImage>,
+}
+
+impl UserTurn {
+    /// Splits this turn's images into those only named in its text and those sent to the
+    /// model. All are sent unless the model sees one image per request (`latest_only`): then
+    /// only the chat's latest image is, the last one of the latest turn with images.
+    pub fn split_images(
+        &self,
+        latest_only: bool,
+        is_latest_image_turn: bool,
+    ) -> (&[ChatImage], &[ChatImage]) {
+        if !latest_only {
+            (&[], &self.images)
+        } else if is_latest_image_turn && !self.images.is_empty() {
+            self.images.split_at(self.images.len() - 1)
+        } else {
+            (&self.images, &[])
+        }
+    }
+
+    /// The turn's text, after a placeholder line for each image that is not sent.
+    pub fn text_naming(&self, unsent: &[ChatImage]) -> String {
+        let mut text = String::new();
+        for image in unsent {
+            text.push_str(&image_placeholder(&image.label));
+            text.push('\n');
+        }
+        text.push_str(&self.text);
+        text
+    }
 }
 
 /// Why an answer ended.
@@ -175,11 +207,15 @@ pub struct Conversation {
 }
 
 impl Conversation {
-    /// Appends a user turn.
-    pub fn push_user(&mut self, text: impl Into<String>, image: Option<ChatImage>) {
+    /// Appends a user turn with its images (`None`, `Some(image)` or a list).
+    pub fn push_user(
+        &mut self,
+        text: impl Into<String>,
+        images: impl IntoIterator<Item = ChatImage>,
+    ) {
         self.turns.push(Turn::User(UserTurn {
             text: text.into(),
-            image,
+            images: images.into_iter().collect(),
         }));
     }
 
@@ -192,7 +228,15 @@ impl Conversation {
     pub fn latest_image_turn(&self) -> Option<usize> {
         self.turns
             .iter()
-            .rposition(|t| matches!(t, Turn::User(UserTurn { image: Some(_), .. })))
+            .rposition(|t| matches!(t, Turn::User(user) if !user.images.is_empty()))
+    }
+
+    /// The chat's images in the order they were attached.
+    pub fn images(&self) -> impl Iterator<Item = &ChatImage> {
+        self.turns.iter().flat_map(|t| match t {
+            Turn::User(user) => user.images.as_slice(),
+            Turn::Assistant(_) => &[],
+        })
     }
 
     /// Number of user turns: `/edit N` counts them from 1.
@@ -213,10 +257,7 @@ impl Conversation {
 
     /// Number of images in the chat.
     pub fn image_count(&self) -> usize {
-        self.turns
-            .iter()
-            .filter(|t| matches!(t, Turn::User(UserTurn { image: Some(_), .. })))
-            .count()
+        self.images().count()
     }
 }
 

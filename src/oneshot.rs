@@ -51,21 +51,21 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
     if let Some(problem) = args.backend_problem(&options) {
         return Err(Exit::new(Exit::USAGE, problem));
     }
-    // The image first: a wrong path should not cost a model load.
-    let image = match &args.image {
-        Some(source) => Some(
+    // The images first: a wrong path should not cost a model load.
+    let mut images = Vec::new();
+    for source in &args.image {
+        images.push(
             media::load_image(source, &media_options)
                 .await
                 .map_err(|e| Exit::new(Exit::IMAGE, e.to_string()))?,
-        ),
-        None => None,
-    };
+        );
+    }
 
     let (engine, mut events) = Engine::start(options);
 
     let stdout_is_terminal = std::io::stdout().is_terminal();
-    if let (Some(image), true, false) = (&image, stdout_is_terminal, args.no_image) {
-        print_image(image);
+    if stdout_is_terminal && !args.no_image {
+        images.iter().for_each(print_image);
     }
 
     let info = wait_until_ready(&mut events).await?;
@@ -93,8 +93,12 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
         if index > 0 {
             write_out(&mut out, "\n")?;
         }
-        let turn_image = if index == 0 { image.clone() } else { None };
-        conversation.push_user(prompt.clone(), turn_image);
+        let turn_images = if index == 0 {
+            images.clone()
+        } else {
+            Vec::new()
+        };
+        conversation.push_user(prompt.clone(), turn_images);
         let answer =
             stream_answer(&engine, &mut events, &conversation, &settings, &mut out).await?;
         write_out(&mut out, "\n")?;

@@ -143,7 +143,7 @@ async fn image_command_attaches_the_image_to_the_next_turn() {
     }
     assert!(session.state.shown_image.is_some());
     type_and_send(&mut session, "What is this?");
-    assert!(session.state.shown_entries()[0].image_label.is_some());
+    assert!(!session.state.shown_entries()[0].image_labels.is_empty());
     until_idle(&mut session).await;
     assert!(session
         .state

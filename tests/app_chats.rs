@@ -32,7 +32,7 @@ async fn attach(session: &mut Session, variant: u8) {
         assert!(session.step().await);
     }
     assert!(
-        session.state.pending_image.is_some(),
+        !session.state.pending_images.is_empty(),
         "image {variant} loaded"
     );
 }
@@ -95,7 +95,7 @@ async fn the_chat_is_saved_as_it_goes_and_reopens_the_same() {
                 (
                     e.kind,
                     e.text.clone(),
-                    e.image_label.clone(),
+                    e.image_labels.clone(),
                     e.stats.clone(),
                 )
             })
@@ -324,7 +324,7 @@ async fn an_animated_gif_attaches_its_first_frame() {
     while session.state.image_loading.is_some() {
         assert!(session.step().await);
     }
-    let image = session.state.pending_image.clone().expect("the GIF loads");
+    let image = session.state.pending_images[0].clone();
     let rgb = image.pixels.to_rgb8();
     assert_eq!(rgb.dimensions(), (40, 30));
     assert!(rgb.get_pixel(5, 5)[0] > 150, "the first (red) frame");
@@ -377,13 +377,13 @@ async fn new_with_an_image_starts_a_new_chat_about_it() {
     type_and_send(&mut session, &format!("/new {}", test_png(3).display()));
     assert!(session.state.conversation.turns.is_empty());
     assert!(
-        session.state.pending_image.is_none(),
+        session.state.pending_images.is_empty(),
         "the old image is not reused"
     );
     while session.state.image_loading.is_some() {
         assert!(session.step().await);
     }
-    let pending = session.state.pending_image.as_ref().expect("the new image");
+    let pending = session.state.pending_images.last().expect("the new image");
     assert!(pending.label.contains("pattern-3"));
     assert_ne!(session.state.chat.id, first_chat);
 }

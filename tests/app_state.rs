@@ -248,3 +248,141 @@ fn a_model_whose_answers_are_not_verified_says_so_once_loaded() {
         "a server's answers are its own"
     );
 }
+
+fn ready(one_image_per_request: bool) -> State {
+    let mut s = state();
+    s.model = vchat::app::ModelStatus::Ready(vchat::engine::ModelInfo {
+        model: "m".into(),
+        architecture: "a".into(),
+        device: "cpu".into(),
+        dtype: "f32".into(),
+        quantization: "none".into(),
+        one_image_per_request,
+        backend: "local".into(),
+    });
+    s
+}
+
+/// The loads an update asked for.
+fn loads(effects: Vec<Effect>) -> Vec<(vchat::app::Ticket, String)> {
+    effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::LoadImage { ticket, source } => Some((ticket, source)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn loaded(ticket: vchat::app::Ticket, source: &str, ok: bool) -> Action {
+    Action::ImageLoaded {
+        ticket,
+        source: source.into(),
+        result: if ok {
+            Ok(vchat::conversation::ChatImage::from_pixels(
+                source,
+                image::DynamicImage::new_rgb8(2, 2),
+            ))
+        } else {
+            Err(format!("cannot read {source}"))
+        },
+    }
+}
+
+fn labels(images: &[vchat::conversation::ChatImage]) -> Vec<String> {
+    images.iter().map(|i| i.label.clone()).collect()
+}
+
+/// Seeded random sequences of `/image` (typed or dropped), loads that end (or fail) while
+/// others are named, `/detach` and sends, on a model that takes several images per message:
+/// every image named is attached exactly once, in the order named, unless its load failed or
+/// `/detach` took it off; a send carries exactly those; a load from before `/detach` attaches
+/// nothing.
+#[test]
+fn images_named_one_after_another_all_go_with_the_message_in_order() {
+    for seed in 0..300 {
+        let mut rng = vchat::rng::SplitMix64::new(seed);
+        let mut s = ready(false);
+        let mut in_flight: Option<(vchat::app::Ticket, String)> = None;
+        let mut stale: Vec<(vchat::app::Ticket, String)> = Vec::new();
+        let mut expected: Vec<String> = Vec::new();
+        let mut named = 0;
+        for step in 0..40 {
+            let what = format!("seed {seed}, step {step}");
+            match rng.next_u64() % 10 {
+                0..=3 => {
+                    named += 1;
+                    let source = format!("img-{named}.png");
+                    let effects = if rng.next_u64().is_multiple_of(2) {
+                        send(&mut s, &format!("/image {source}"))
+                    } else {
+                        s.update(Action::AttachImage(source.clone()))
+                    };
+                    expected.push(source);
+                    if let Some(load) = loads(effects).pop() {
+                        assert!(in_flight.is_none(), "{what}: one load at a time");
+                        in_flight = Some(load);
+                    }
+                }
+                4..=6 => {
+                    let Some((ticket, source)) = in_flight.take() else {
+                        continue;
+                    };
+                    let ok = !rng.next_u64().is_multiple_of(5);
+                    if !ok {
+                        expected.retain(|e| *e != source);
+                    }
+                    in_flight = loads(s.update(loaded(ticket, &source, ok))).pop();
+                }
+                7 => {
+                    stale.extend(in_flight.take());
+                    send(&mut s, "/detach");
+                    expected.clear();
+                }
+                8 => {
+                    if let Some((ticket, source)) = stale.pop() {
+                        let before = labels(&s.pending_images);
+                        assert!(loads(s.update(loaded(ticket, &source, true))).is_empty());
+                        assert_eq!(labels(&s.pending_images), before, "{what}: a stale load");
+                    }
+                }
+                _ => {
+                    if in_flight.is_some() {
+                        continue;
+                    }
+                    assert_eq!(labels(&s.pending_images), expected, "{what}");
+                    send(&mut s, "Compare them");
+                    let Some(vchat::conversation::Turn::User(turn)) = s.conversation.turns.last()
+                    else {
+                        panic!("{what}: the message was sent");
+                    };
+                    assert_eq!(
+                        labels(&turn.images),
+                        expected,
+                        "{what}: sent with the message"
+                    );
+                    assert!(s.pending_images.is_empty());
+                    expected.clear();
+                    s.generation = Generation::Idle;
+                }
+            }
+        }
+    }
+}
+
+/// A model that sees one image per message: a second `/image` replaces the first, even when
+/// the first is attached already.
+#[test]
+fn a_one_image_model_keeps_only_the_image_named_last() {
+    let mut s = ready(true);
+    for source in ["a.png", "b.png"] {
+        let (ticket, source) = loads(send(&mut s, &format!("/image {source}")))
+            .pop()
+            .unwrap();
+        assert!(loads(s.update(loaded(ticket, &source, true))).is_empty());
+    }
+    assert_eq!(labels(&s.pending_images), ["b.png"]);
+    send(&mut s, "/detach");
+    assert!(s.pending_images.is_empty());
+    assert!(s.notice.as_ref().unwrap().text.contains("detached"));
+}

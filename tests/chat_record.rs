@@ -103,7 +103,8 @@ fn run(seed: u64) {
         let before = answers(&h.state);
         let (action, may_drop) = h.next_action();
         let image_load = matches!(action, Action::ImageLoaded { .. });
-        let pending_before = h.state.pending_image.as_ref().map(|i| i.label.clone());
+        let pending_before = h.state.pending_images.last().map(|i| i.label.clone());
+        let asked_before = h.world.last_image_asked.clone();
         let was_token = match &action {
             Action::Engine(EngineEvent::Token { request, text }) => Some((*request, text.clone())),
             _ => None,
@@ -120,7 +121,7 @@ fn run(seed: u64) {
             h.check_token_joined(request, &text, &before);
         }
         if image_load {
-            h.check_image(pending_before);
+            h.check_image(pending_before, asked_before);
         }
         h.check_saved_file_equals_memory();
         h.check_screen();
@@ -467,14 +468,15 @@ impl Harness {
         }
     }
 
-    /// An image load attaches only the image asked for last, whatever order loads end in.
-    fn check_image(&self, before: Option<String>) {
-        let now = self.state.pending_image.as_ref().map(|i| i.label.clone());
+    /// An image load attaches only the image whose load was asked for last, whatever order
+    /// loads end in (a model taking several images queues the next load until then).
+    fn check_image(&self, before: Option<String>, asked_before: Option<String>) {
+        let now = self.state.pending_images.last().map(|i| i.label.clone());
         if now != before {
             if let Some(label) = now {
                 assert_eq!(
                     Some(&label),
-                    self.world.last_image_asked.as_ref(),
+                    asked_before.as_ref(),
                     "{}: an older image load won",
                     self.context()
                 );

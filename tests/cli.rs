@@ -126,6 +126,49 @@ fn follow_ups_continue_the_chat_and_show_prompt_prints_it() {
     assert!(err.contains("tokens/s"), "{err}");
 }
 
+/// `--image` twice: both go with the first question. LLaVA-1.5 sees one image per request,
+/// so the second is sent and the first is named in the text; a bad second image fails before
+/// the model loads.
+#[test]
+fn two_images_go_with_the_first_question() {
+    let (first, second) = (test_png(0), test_png(2));
+    let o = ask(
+        tiny_model(),
+        &first,
+        &[
+            "--image",
+            second.to_str().unwrap(),
+            "--prompt",
+            "Compare them",
+            "--max-tokens",
+            "4",
+            "--greedy",
+            "--show-prompt",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    let expected = format!(
+        "USER: <image>\n[earlier image: {}]\nCompare them ASSISTANT:",
+        first.display()
+    );
+    assert!(out.contains(&expected), "{out}");
+    assert_eq!(out.matches("<image>").count(), 1, "{out}");
+
+    let missing = first.with_file_name("no-such-image.png");
+    let o = ask(
+        tiny_model(),
+        &first,
+        &[
+            "--image",
+            missing.to_str().unwrap(),
+            "--prompt",
+            "Compare them",
+        ],
+    );
+    assert_one_line_error(&o, 3, "no-such-image.png");
+}
+
 #[test]
 fn a_model_with_another_tokenizer_and_sizes_works() {
     let dir = scratch_dir().join("other-llava");

@@ -2,8 +2,9 @@
 //! tiny random models that transformers itself writes (`reference/make_hf_*.py`, in the layout
 //! and config shape of the real hub checkpoints, with a byte-fallback BPE tokenizer): the
 //! rendered prompt equals the processor's, greedy token ids equal transformers' for 2 images ×
-//! 2 prompts × 32 tokens and a two-turn chat, and the streamed text equals the tokenizer's
-//! decode of the same ids (the random models emit byte tokens, CJK and control characters).
+//! 2 prompts × 32 tokens, a two-turn chat and a two-turn chat whose first message holds two
+//! images, and the streamed text equals the tokenizer's decode of the same ids (the random
+//! models emit byte tokens, CJK and control characters).
 //!
 //! The reference runs `reference/vlm_reference.py` in the Python environment that
 //! `cargo xtask test` (or `cargo xtask reference`) prepares.
@@ -52,15 +53,23 @@ fn run_reference(script: &str, args: &[&OsStr], stdin: Option<&Value>) -> Vec<u8
     output.stdout
 }
 
-/// The chats both stacks answer: two images (one square, one not) × two prompts, and a
-/// two-turn chat.
-fn chats() -> Vec<(u8, Vec<&'static str>)> {
+/// The chats both stacks answer: two images (one square, one not) × two prompts, a two-turn
+/// chat, and a two-turn chat whose first message holds two images (the first turn holds the
+/// chat's images).
+fn chats() -> Vec<(Vec<u8>, Vec<&'static str>)> {
     vec![
-        (0, vec!["Describe the image"]),
-        (0, vec!["What is in this picture?"]),
-        (NON_SQUARE, vec!["Describe the image"]),
-        (NON_SQUARE, vec!["What is in this picture?"]),
-        (2, vec!["Describe the image", "猫 🙂 What color is it?"]),
+        (vec![0], vec!["Describe the image"]),
+        (vec![0], vec!["What is in this picture?"]),
+        (vec![NON_SQUARE], vec!["Describe the image"]),
+        (vec![NON_SQUARE], vec!["What is in this picture?"]),
+        (
+            vec![2],
+            vec!["Describe the image", "猫 🙂 What color is it?"],
+        ),
+        (
+            vec![1, NON_SQUARE],
+            vec!["What differs between the pictures?", "Which one is darker?"],
+        ),
     ]
 }
 
@@ -82,14 +91,15 @@ fn generated_model(generator: &str, args: &[&str], name: &str) -> PathBuf {
 /// below the best.
 const NEAR_TIE: f64 = 0.01;
 
-fn chat_input(image: u8, turns: &[&str]) -> Value {
-    json!({"images": [test_png(image)], "turns": turns, "max_new_tokens": NEW_TOKENS})
+fn chat_input(images: &[u8], turns: &[&str]) -> Value {
+    let images: Vec<PathBuf> = images.iter().map(|&i| test_png(i)).collect();
+    json!({"images": images, "turns": turns, "max_new_tokens": NEW_TOKENS})
 }
 
 async fn assert_same_answers(model: &Path) {
     let input: Vec<Value> = chats()
         .iter()
-        .map(|(image, turns)| chat_input(*image, turns))
+        .map(|(images, turns)| chat_input(images, turns))
         .collect();
     let reference: Vec<Vec<Value>> = serde_json::from_slice(&run_reference(
         "vlm_reference.py",
@@ -104,12 +114,15 @@ async fn assert_same_answers(model: &Path) {
         ..SamplingSettings::default()
     };
     let (mut exact_ids, mut exact_texts) = (0, 0);
-    for ((image, turns), expected_turns) in chats().into_iter().zip(reference) {
+    for ((images, turns), expected_turns) in chats().into_iter().zip(reference) {
         let mut conversation = Conversation::default();
         for (index, (question, expected)) in turns.iter().zip(expected_turns).enumerate() {
-            let what = format!("image {image}, {question:?}, turn {index}");
-            let attachment = (index == 0).then(|| chat_image(image));
-            conversation.push_user(*question, attachment);
+            let what = format!("images {images:?}, {question:?}, turn {index}");
+            let attachments: Vec<_> = match index {
+                0 => images.iter().map(|&i| chat_image(i)).collect(),
+                _ => Vec::new(),
+            };
+            conversation.push_user(*question, attachments);
 
             let prompt = prompt_text(&mut events, engine.render_prompt(&conversation, true)).await;
             assert_eq!(
@@ -122,7 +135,7 @@ async fn assert_same_answers(model: &Path) {
                 exact_ids += 1;
                 expected["text"].as_str().unwrap().to_string()
             } else {
-                assert_near_ties(model, image, &turns[..=index], &answer.token_ids, &what)
+                assert_near_ties(model, &images, &turns[..=index], &answer.token_ids, &what)
             };
             exact_texts += usize::from(same_text(&answer.text, &decoded_ids, &what));
             // The follow-up goes on from the same text on both sides (see `same_text`).
@@ -147,8 +160,14 @@ async fn assert_same_answers(model: &Path) {
 /// vchat's answer left the reference's: every token of it must be the reference's best or
 /// within [`NEAR_TIE`] of it, given the same tokens before it. Returns the reference
 /// tokenizer's decode of vchat's ids.
-fn assert_near_ties(model: &Path, image: u8, turns: &[&str], ids: &[u32], what: &str) -> String {
-    let mut chat = chat_input(image, turns);
+fn assert_near_ties(
+    model: &Path,
+    images: &[u8],
+    turns: &[&str],
+    ids: &[u32],
+    what: &str,
+) -> String {
+    let mut chat = chat_input(images, turns);
     chat["forced"] = json!(ids);
     let reference: Vec<Vec<Value>> = serde_json::from_slice(&run_reference(
         "vlm_reference.py",

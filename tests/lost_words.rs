@@ -405,7 +405,12 @@ fn the_image_asked_for_last_wins_whichever_load_ends_first() {
     let slow = tickets.remove(0);
     state.update(loaded(tickets.remove(0)));
     state.update(loaded(slow));
-    assert_eq!(state.pending_image.unwrap().label, "local.png");
+    let labels: Vec<&str> = state
+        .pending_images
+        .iter()
+        .map(|i| i.label.as_str())
+        .collect();
+    assert_eq!(labels, ["local.png"]);
     assert!(state.image_loading.is_none());
 }
 

@@ -87,9 +87,11 @@ fn a_saved_chat_loads_back_identical_with_each_image_stored_once() {
         match (saved, original) {
             (Turn::User(a), Turn::User(b)) => {
                 assert_eq!(a.text, b.text);
-                let (a, b) = (a.image.as_ref().unwrap(), b.image.as_ref().unwrap());
-                assert_eq!(a.label, b.label);
-                assert_eq!(a.pixels.to_rgb8(), b.pixels.to_rgb8(), "same pixels");
+                assert_eq!(a.images.len(), b.images.len());
+                for (a, b) in a.images.iter().zip(&b.images) {
+                    assert_eq!(a.label, b.label);
+                    assert_eq!(a.pixels.to_rgb8(), b.pixels.to_rgb8(), "same pixels");
+                }
             }
             (Turn::Assistant(a), Turn::Assistant(b)) => {
                 assert_eq!(a.text, b.text);
@@ -108,6 +110,61 @@ fn a_saved_chat_loads_back_identical_with_each_image_stored_once() {
     assert_eq!(renamed.file.turns, file.turns);
     assert_eq!(renamed.images.len(), 2);
     assert!(renamed.problems.is_empty(), "{:?}", renamed.problems);
+}
+
+/// A message holding several images keeps them all, in order, through a save and a reopen,
+/// and in the Markdown export. The file says format 2 only then: a chat with at most one
+/// image per message stays format 1, which an older vchat still opens.
+#[test]
+fn a_message_with_several_images_saves_and_reopens_them_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChatStore::new(dir.path());
+    let one_each = sample_chat();
+    let (file, images) = to_file(&meta("one-each"), &one_each, None);
+    assert_eq!(file.format, 1, "no message has two images");
+    store.save(&file, &images).unwrap();
+    let text = std::fs::read_to_string(store.chat_path("one-each").unwrap()).unwrap();
+    assert!(
+        text.contains("\"image\":{") && !text.contains("\"images\""),
+        "{text}"
+    );
+
+    let mut chat = sample_chat();
+    chat.push_assistant(answer("Squares again.", 3, 14));
+    // The same image twice in one message, as a user comparing a picture with itself may.
+    let labels = ["first.png", "second.png", "again.png"];
+    let attached = [chat_image(2), chat_image(3), chat_image(2)]
+        .into_iter()
+        .zip(labels)
+        .map(|(image, label)| vchat::conversation::ChatImage {
+            label: label.into(),
+            ..image
+        });
+    chat.push_user("Compare these three.", attached);
+    let (file, images) = to_file(&meta("several"), &chat, None);
+    assert_eq!(file.format, FORMAT_VERSION);
+    store.save(&file, &images).unwrap();
+    let loaded = store.load("several").unwrap();
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    let back = to_conversation(&loaded.file, &loaded.images);
+    let Some(Turn::User(last)) = back.turns.last() else {
+        panic!("the last turn is the message");
+    };
+    let back_labels: Vec<&str> = last.images.iter().map(|i| i.label.as_str()).collect();
+    assert_eq!(back_labels, labels);
+    let originals = [chat_image(2), chat_image(3), chat_image(2)];
+    for (image, original) in last.images.iter().zip(&originals) {
+        assert_eq!(image.pixels.to_rgb8(), original.pixels.to_rgb8());
+    }
+    assert_eq!(
+        std::fs::read_dir(store.images_dir()).unwrap().count(),
+        4,
+        "four distinct images, each stored once"
+    );
+    let markdown = to_markdown(&loaded.file, "imgs");
+    let at = markdown.find("Compare these three.").unwrap();
+    let links = markdown[..at].rsplit("## You").next().unwrap();
+    assert_eq!(links.matches("](imgs/").count(), 3, "{links}");
 }
 
 #[test]

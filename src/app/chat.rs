@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::{Generation, State};
-use crate::conversation::{AnswerStats, Conversation, Turn};
+use crate::conversation::{AnswerStats, ChatImage, Conversation, Turn};
 use crate::text::sanitize;
 use crate::ui::markdown::StyledLine;
 use crate::ui::wrap::WrapCache;
@@ -51,8 +51,8 @@ impl Note {
 pub struct ChatEntry<'a> {
     pub kind: EntryKind,
     pub text: &'a str,
-    /// The image this user turn carries (its label).
-    pub image_label: Option<&'a str>,
+    /// The images this user turn carries.
+    pub images: &'a [ChatImage],
     /// The answer's stats once it is done.
     pub stats: Option<&'a AnswerStats>,
     /// Which of its kind this turn is (your N-th message, the N-th answer): the number that
@@ -69,7 +69,8 @@ pub struct ChatEntry<'a> {
 pub struct ShownEntry {
     pub kind: EntryKind,
     pub text: String,
-    pub image_label: Option<String>,
+    /// The labels of the turn's images.
+    pub image_labels: Vec<String>,
     pub stats: Option<AnswerStats>,
     pub number: Option<usize>,
     pub streaming: bool,
@@ -81,7 +82,7 @@ impl ChatEntry<'_> {
         ShownEntry {
             kind: self.kind,
             text: sanitize(self.text),
-            image_label: self.image_label.map(str::to_string),
+            image_labels: self.images.iter().map(|i| i.label.clone()).collect(),
             stats: self.stats.cloned(),
             number: self.number,
             streaming: self.streaming,
@@ -191,7 +192,7 @@ impl State {
             Generation::Running { text, .. } => Some(ChatEntry {
                 kind: EntryKind::Assistant,
                 text,
-                image_label: None,
+                images: &[],
                 stats: None,
                 number: numbered.then_some(counts.answers + 1),
                 streaming: true,
@@ -209,7 +210,7 @@ impl State {
                 return Some(ChatEntry {
                     kind: note.kind,
                     text: &note.text,
-                    image_label: None,
+                    images: &[],
                     stats: None,
                     number: None,
                     streaming: false,
@@ -225,7 +226,7 @@ impl State {
                     ChatEntry {
                         kind: EntryKind::User,
                         text: &user.text,
-                        image_label: user.image.as_ref().map(|i| i.label.as_str()),
+                        images: &user.images,
                         stats: None,
                         number,
                         streaming: false,
@@ -238,7 +239,7 @@ impl State {
                     ChatEntry {
                         kind: EntryKind::Assistant,
                         text: &answer.text,
-                        image_label: None,
+                        images: &[],
                         stats: answer.stats.as_ref(),
                         number,
                         streaming: false,

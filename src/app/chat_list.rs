@@ -211,10 +211,10 @@ impl State {
             self.conversation
                 .latest_image_turn()
                 .and_then(|i| match &self.conversation.turns[i] {
-                    crate::conversation::Turn::User(u) => u.image.clone(),
+                    crate::conversation::Turn::User(u) => u.images.last().cloned(),
                     _ => None,
                 });
-        self.pending_image = None;
+        self.pending_images.clear();
         self.scroll = 0;
         self.one_image_noted = self.conversation.image_count() > 1;
         let title = loaded.file.title.clone();

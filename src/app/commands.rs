@@ -5,6 +5,8 @@
 pub enum Command {
     /// Load an image (path or URL) for the next user turn.
     Image(String),
+    /// Take the attached images off the next message.
+    Detach,
     /// Start a new chat, with a new image if one is named.
     New(Option<String>),
     /// Set (or, with empty text, clear) the system prompt.
@@ -40,8 +42,9 @@ pub enum Command {
 pub const COMMANDS: &[(&str, &str)] = &[
     (
         "/image PATH|URL",
-        "attach an image to the next message (Tab completes paths)",
+        "attach an image to the next message (Tab completes paths); again for more",
     ),
+    ("/detach", "take the attached images off the next message"),
     (
         "/new [PATH|URL]",
         "start a new chat (keeps the settings, and the image unless one is named)",
@@ -91,6 +94,7 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
     Some(match name {
         "image" | "img" if args.is_empty() => Err("usage: /image PATH|URL".into()),
         "image" | "img" => Ok(Command::Image(args.to_string())),
+        "detach" => Ok(Command::Detach),
         "new" | "clear" => Ok(Command::New((!args.is_empty()).then(|| args.to_string()))),
         "system" => Ok(Command::System(args.to_string())),
         "set" => parse_set(args),

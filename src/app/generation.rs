@@ -15,8 +15,8 @@ impl State {
             return vec![];
         }
         let text = self.input.take();
-        let image = self.pending_image.take();
-        self.conversation.push_user(text, image);
+        let images = std::mem::take(&mut self.pending_images);
+        self.conversation.push_user(text, images);
         self.scroll = 0;
         self.touch();
         match self.model {

@@ -303,12 +303,14 @@ pub struct State {
     pub help_open: bool,
     pub panel: SettingsPanel,
     pub generation: Generation,
-    /// The image the next user turn carries.
-    pub pending_image: Option<ChatImage>,
+    /// The images the next user turn carries, in the order they were attached.
+    pub pending_images: Vec<ChatImage>,
     /// The image shown in the image pane (the chat's latest).
     pub shown_image: Option<ChatImage>,
     /// The image load awaited (the newest asked for) and its source, for the image pane.
     pub image_loading: Option<(Ticket, String)>,
+    /// Images named while another loads, for a model that takes several: loaded next, in order.
+    pub images_queued: std::collections::VecDeque<String>,
     pub notice: Option<Notice>,
     /// Lines scrolled up from the bottom of the chat; 0 follows the stream.
     pub scroll: usize,
@@ -379,9 +381,10 @@ impl State {
             help_open: false,
             panel: SettingsPanel::default(),
             generation: Generation::Idle,
-            pending_image: None,
+            pending_images: Vec::new(),
             shown_image: None,
             image_loading: None,
+            images_queued: std::collections::VecDeque::new(),
             notice: None,
             scroll: 0,
             ctrl_c_armed: false,

@@ -137,7 +137,7 @@ impl State {
         self.forget_after_turns();
         if let Some(Turn::User(user)) = removed.into_iter().next() {
             self.input.set_text(&user.text);
-            self.pending_image = user.image;
+            self.pending_images = user.images;
         }
         self.scroll = 0;
         self.touch();
@@ -155,9 +155,9 @@ impl State {
         let mut conversation = self.conversation.clone();
         let typed = self.input.text();
         if !typed.trim().is_empty() && !typed.starts_with('/') {
-            conversation.push_user(typed, self.pending_image.clone());
-        } else if self.pending_image.is_some() {
-            conversation.push_user("", self.pending_image.clone());
+            conversation.push_user(typed, self.pending_images.clone());
+        } else if !self.pending_images.is_empty() {
+            conversation.push_user("", self.pending_images.clone());
         }
         vec![Effect::RenderPrompt(conversation)]
     }
@@ -205,16 +205,8 @@ impl State {
 
     /// The chat's images in order, the image of the message being prepared last.
     fn chat_images(&self) -> Vec<ChatImage> {
-        let mut images: Vec<ChatImage> = self
-            .conversation
-            .turns
-            .iter()
-            .filter_map(|t| match t {
-                Turn::User(user) => user.image.clone(),
-                _ => None,
-            })
-            .collect();
-        if let Some(pending) = &self.pending_image {
+        let mut images: Vec<ChatImage> = self.conversation.images().cloned().collect();
+        for pending in &self.pending_images {
             if !images
                 .iter()
                 .any(|i| i.encoded.sha256 == pending.encoded.sha256 && i.label == pending.label)
@@ -254,10 +246,27 @@ impl State {
         );
     }
 
+    /// Whether the loaded model sees one image per request (unknown while loading: no).
+    pub(super) fn one_image_per_request(&self) -> bool {
+        matches!(&self.model, ModelStatus::Ready(info) if info.one_image_per_request)
+    }
+
+    /// Attaches a loaded image to the next message: added to those attached already when the
+    /// model takes several images, in place of them when it takes one.
+    pub(super) fn attach(&mut self, image: ChatImage) {
+        if self.one_image_per_request() {
+            self.pending_images.clear();
+        }
+        let same =
+            |i: &ChatImage| i.encoded.sha256 == image.encoded.sha256 && i.label == image.label;
+        if !self.pending_images.iter().any(same) {
+            self.pending_images.push(image);
+        }
+    }
+
     /// When a chat gets its second image and the model sees one per request, say so once.
     pub(super) fn note_one_image_per_request(&mut self) {
-        let one_image =
-            matches!(&self.model, ModelStatus::Ready(info) if info.one_image_per_request);
+        let one_image = self.one_image_per_request();
         if one_image && !self.one_image_noted && self.conversation.image_count() >= 1 {
             self.one_image_noted = true;
             self.add_note(

@@ -159,10 +159,7 @@ impl State {
                 }
                 vec![]
             }
-            Action::ImageLoaded { ticket, result, .. } => {
-                self.on_image_loaded(ticket, result);
-                vec![]
-            }
+            Action::ImageLoaded { ticket, result, .. } => self.on_image_loaded(ticket, result),
             editing => {
                 self.edit(editing);
                 vec![]
@@ -170,26 +167,44 @@ impl State {
         }
     }
 
-    /// An image load finished: only the newest one asked for is attached.
+    /// An image load finished: attached unless a later /image replaced it; then the next
+    /// image queued starts loading.
     fn on_image_loaded(
         &mut self,
         ticket: super::Ticket,
         result: Result<crate::conversation::ChatImage, String>,
-    ) {
+    ) -> Vec<Effect> {
         // A load that a later /image replaced: its result is dropped.
         if self.image_loading.as_ref().map(|(t, _)| *t) != Some(ticket) {
-            return;
+            return vec![];
         }
         self.image_loading = None;
         match result {
             Ok(image) => {
-                self.notify(format!("image ready: {}", one_line(&image.label)), false);
+                let label = one_line(&image.label);
                 self.note_one_image_per_request();
                 self.shown_image = Some(image.clone());
-                self.pending_image = Some(image);
+                self.attach(image);
+                let message = match self.pending_images.len() {
+                    1 => format!("image ready: {label}"),
+                    n => format!("image ready: {label} ({n} attached to the next message)"),
+                };
+                self.notify(message, false);
             }
             Err(message) => self.notify(message, true),
         }
+        match self.images_queued.pop_front() {
+            Some(next) => self.load_image(next),
+            None => vec![],
+        }
+    }
+
+    /// Starts loading an image for the next message.
+    fn load_image(&mut self, source: String) -> Vec<Effect> {
+        let ticket = self.ticket();
+        self.image_loading = Some((ticket, source.clone()));
+        self.notify(format!("loading image {}", one_line(&source)), false);
+        vec![Effect::LoadImage { ticket, source }]
     }
 
     /// Export works from the chat in memory (with the answer streaming now), never from disk.
@@ -321,8 +336,8 @@ impl State {
                         self.forget_after_turns();
                         self.touch();
                         self.input.set_text(&turn.text);
-                        if turn.image.is_some() {
-                            self.pending_image = turn.image;
+                        if !turn.images.is_empty() {
+                            self.pending_images = turn.images;
                         }
                     }
                 }
@@ -412,11 +427,35 @@ impl State {
     fn run_command(&mut self, command: Command) -> Vec<Effect> {
         match command {
             Command::Image(source) => {
-                // A later /image wins over one still loading, whichever finishes first.
-                let ticket = self.ticket();
-                self.image_loading = Some((ticket, source.clone()));
-                self.notify(format!("loading image {}", one_line(&source)), false);
-                vec![Effect::LoadImage { ticket, source }]
+                // With one image per request, a later /image wins over one still loading,
+                // whichever finishes first. A model that takes several gets them one after
+                // another, so that none is dropped and they keep the order they were named in.
+                if self.one_image_per_request() {
+                    self.images_queued.clear();
+                } else if self.image_loading.is_some() {
+                    self.notify(format!("image queued: {}", one_line(&source)), false);
+                    self.images_queued.push_back(source);
+                    return vec![];
+                }
+                self.load_image(source)
+            }
+            Command::Detach => {
+                // Loads still under way are dropped too: their results would attach again.
+                let count = self.pending_images.len()
+                    + self.images_queued.len()
+                    + usize::from(self.image_loading.is_some());
+                self.pending_images.clear();
+                self.images_queued.clear();
+                self.image_loading = None;
+                self.notify(
+                    match count {
+                        0 => "no image attached to the next message".to_string(),
+                        1 => "image detached from the next message".to_string(),
+                        n => format!("{n} images detached from the next message"),
+                    },
+                    count == 0,
+                );
+                vec![]
             }
             Command::New(image) => {
                 // The chat on screen is saved as it is before it goes: a running answer is
@@ -439,9 +478,10 @@ impl State {
                 self.scroll = 0;
                 // The image shown stays unless another is named: a new chat is often about
                 // the same picture.
-                self.pending_image = match image {
-                    Some(_) => None,
-                    None => self.shown_image.clone(),
+                self.images_queued.clear();
+                self.pending_images = match image {
+                    Some(_) => Vec::new(),
+                    None => self.shown_image.iter().cloned().collect(),
                 };
                 self.chat = crate::chats::ChatMeta::new_chat();
                 self.one_image_noted = false;

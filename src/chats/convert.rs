@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::format::{ChatFile, ImageRecord, TurnRecord, FORMAT_VERSION};
+use super::format::{ChatFile, ImageRecord, TurnRecord, FORMAT_VERSION, ONE_IMAGE_FORMAT};
 use crate::conversation::{AssistantTurn, ChatImage, Conversation, EncodedImage, Turn, UserTurn};
 
 /// Who a chat is, apart from its turns.
@@ -43,7 +43,7 @@ pub fn default_title(conversation: &Conversation) -> String {
     let title: String = crate::text::one_line(text).chars().take(60).collect();
     if !title.is_empty() {
         title
-    } else if let Some(image) = first.and_then(|u| u.image.as_ref()) {
+    } else if let Some(image) = first.and_then(|u| u.images.first()) {
         format!("image {}", crate::text::one_line(&image.label))
     } else {
         "untitled chat".into()
@@ -62,24 +62,37 @@ pub fn to_file(
         .turns
         .iter()
         .map(|turn| match turn {
-            Turn::User(user) => TurnRecord::User {
-                text: user.text.clone(),
-                image: user.image.as_ref().map(|image| {
-                    if !images.iter().any(|i| i.sha256 == image.encoded.sha256) {
-                        images.push(image.encoded.clone());
-                    }
-                    ImageRecord {
-                        label: image.label.clone(),
-                        file: image.encoded.file_name(),
-                    }
-                }),
-            },
+            Turn::User(user) => {
+                let records = user
+                    .images
+                    .iter()
+                    .map(|image| {
+                        if !images.iter().any(|i| i.sha256 == image.encoded.sha256) {
+                            images.push(image.encoded.clone());
+                        }
+                        ImageRecord {
+                            label: image.label.clone(),
+                            file: image.encoded.file_name(),
+                        }
+                    })
+                    .collect();
+                TurnRecord::user(user.text.clone(), records)
+            }
             Turn::Assistant(answer) => assistant_record(answer),
         })
         .collect();
     turns.extend(partial.map(assistant_record));
+    // The oldest format that holds this chat, so that an older vchat still opens it.
+    let several_images = conversation.turns.iter().any(|t| match t {
+        Turn::User(user) => user.images.len() > 1,
+        Turn::Assistant(_) => false,
+    });
     let file = ChatFile {
-        format: FORMAT_VERSION,
+        format: if several_images {
+            FORMAT_VERSION
+        } else {
+            ONE_IMAGE_FORMAT
+        },
         id: meta.id.clone(),
         title: meta
             .title
@@ -103,21 +116,25 @@ fn assistant_record(answer: &AssistantTurn) -> TurnRecord {
     }
 }
 
-/// The conversation of a loaded file; a turn whose image could not be read keeps its text.
+/// The conversation of a loaded file; a turn whose images could not be read keeps its text
+/// and the images that could.
 pub fn to_conversation(file: &ChatFile, images: &HashMap<String, ChatImage>) -> Conversation {
     let turns = file
         .turns
         .iter()
         .map(|record| match record {
-            TurnRecord::User { text, image } => Turn::User(UserTurn {
+            TurnRecord::User { text, .. } => Turn::User(UserTurn {
                 text: text.clone(),
-                image: image
-                    .as_ref()
-                    .and_then(|r| images.get(&r.file))
-                    .map(|loaded| ChatImage {
-                        label: image.as_ref().map(|r| r.label.clone()).unwrap_or_default(),
-                        ..loaded.clone()
-                    }),
+                images: record
+                    .image_records()
+                    .filter_map(|r| {
+                        let loaded = images.get(&r.file)?;
+                        Some(ChatImage {
+                            label: r.label.clone(),
+                            ..loaded.clone()
+                        })
+                    })
+                    .collect(),
             }),
             TurnRecord::Assistant {
                 text,

@@ -68,14 +68,9 @@ pub fn export(
 /// The stored image files a chat refers to, each once, in order of appearance.
 fn image_files(file: &ChatFile) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for turn in &file.turns {
-        if let TurnRecord::User {
-            image: Some(image), ..
-        } = turn
-        {
-            if !names.contains(&image.file) {
-                names.push(image.file.clone());
-            }
+    for image in file.turns.iter().flat_map(|t| t.image_records()) {
+        if !names.contains(&image.file) {
+            names.push(image.file.clone());
         }
     }
     names
@@ -97,10 +92,10 @@ pub fn to_markdown(file: &ChatFile, images_folder: &str) -> String {
     let (mut questions, mut answers) = (0, 0);
     for turn in &file.turns {
         match turn {
-            TurnRecord::User { text, image } => {
+            TurnRecord::User { text, .. } => {
                 questions += 1;
                 let _ = writeln!(out, "## You #{questions}\n");
-                if let Some(image) = image {
+                for image in turn.image_records() {
                     let _ = writeln!(
                         out,
                         "![{}]({images_folder}/{})\n",

@@ -9,9 +9,13 @@ use serde::{Deserialize, Serialize};
 use crate::conversation::AnswerStats;
 use crate::sampling::SamplingSettings;
 
-/// The format this vchat writes. A file with a higher number was written by a newer vchat
-/// and is left alone.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format this vchat reads. A file with a higher number was written by a newer
+/// vchat and is left alone. Format 2 added turns with several images (`images`); a chat
+/// without such a turn is still written as format 1, so that an older vchat opens it.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The format of a file whose turns hold at most one image each.
+pub const ONE_IMAGE_FORMAT: u32 = 1;
 
 /// One saved chat (also the shape of a JSON export).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,8 +42,12 @@ pub struct ChatFile {
 pub enum TurnRecord {
     User {
         text: String,
+        /// A turn's only image (format 1, and format 2 when a turn has one).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         image: Option<ImageRecord>,
+        /// A turn's images when it has more than one (format 2).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<ImageRecord>,
     },
     Assistant {
         text: String,
@@ -50,6 +58,31 @@ pub enum TurnRecord {
         #[serde(default)]
         answered_by: Option<String>,
     },
+}
+
+impl TurnRecord {
+    /// A user turn with its images, in the field a reader of its format expects.
+    pub fn user(text: String, mut images: Vec<ImageRecord>) -> Self {
+        let image = if images.len() == 1 {
+            images.pop()
+        } else {
+            None
+        };
+        Self::User {
+            text,
+            image,
+            images,
+        }
+    }
+
+    /// A user turn's images in order (none for an answer).
+    pub fn image_records(&self) -> impl Iterator<Item = &ImageRecord> {
+        let (one, several) = match self {
+            Self::User { image, images, .. } => (image.as_ref(), images.as_slice()),
+            Self::Assistant { .. } => (None, &[][..]),
+        };
+        one.into_iter().chain(several)
+    }
 }
 
 /// An image of a user turn: the name the user gave it and the stored file (hash.extension).

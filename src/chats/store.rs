@@ -121,10 +121,7 @@ impl ChatStore {
         let (file, first_turn) = self.read_file(id, last)?;
         let mut images = HashMap::new();
         let mut problems = Vec::new();
-        for record in file.turns.iter().filter_map(|t| match t {
-            super::format::TurnRecord::User { image, .. } => image.as_ref(),
-            _ => None,
-        }) {
+        for record in file.turns.iter().flat_map(|t| t.image_records()) {
             if images.contains_key(&record.file) {
                 continue;
             }

@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use mistralrs::{MessageContent, ModelCategory};
 use serde_json::Value;
 
-use crate::conversation::{image_placeholder, Conversation, Turn};
+use crate::conversation::{Conversation, Turn};
 
 /// vchat's LLaVA-1.5 template: llava-hf's template for string content, where the image
 /// turn's text already starts with `<image>\n`. A conversation that ends with an answer (a
@@ -76,8 +76,8 @@ pub struct PreparedPrompt {
     pub images: Vec<DynamicImage>,
 }
 
-/// Builds the request messages. With one image per request, only the latest image is sent and
-/// the others are named in their turn's text instead.
+/// Builds the request messages. With one image per request, only the chat's latest image is
+/// sent and the others are named in their turn's text instead.
 pub fn prepare(
     style: PromptStyle,
     conversation: &Conversation,
@@ -97,21 +97,15 @@ pub fn prepare(
         match turn {
             Turn::Assistant(answer) => messages.push(text_message("assistant", &answer.text)),
             Turn::User(user) => {
-                let send_image = user
-                    .image
-                    .as_ref()
-                    .filter(|_| !style.one_image_per_request() || Some(index) == latest_image);
-                match (send_image, &user.image) {
-                    (Some(image), _) => {
-                        let image_index = images.len();
-                        images.push((*image.pixels).clone());
-                        messages.push(image_message(style, category, image_index, &user.text));
-                    }
-                    (None, Some(unsent)) => {
-                        let text = format!("{}\n{}", image_placeholder(&unsent.label), user.text);
-                        messages.push(text_message("user", &text));
-                    }
-                    (None, None) => messages.push(text_message("user", &user.text)),
+                let (unsent, sent) =
+                    user.split_images(style.one_image_per_request(), Some(index) == latest_image);
+                let text = user.text_naming(unsent);
+                if sent.is_empty() {
+                    messages.push(text_message("user", &text));
+                } else {
+                    let indices: Vec<usize> = (images.len()..images.len() + sent.len()).collect();
+                    images.extend(sent.iter().map(|image| (*image.pixels).clone()));
+                    messages.push(image_message(style, category, indices, &text));
                 }
             }
         }
@@ -129,27 +123,29 @@ fn text_message(role: &str, text: &str) -> IndexMap<String, MessageContent> {
 fn image_message(
     style: PromptStyle,
     category: &ModelCategory,
-    image_index: usize,
+    image_indices: Vec<usize>,
     text: &str,
 ) -> IndexMap<String, MessageContent> {
     match style {
+        // One image per request: `image_indices` holds exactly one.
         PromptStyle::Llava15 => text_message("user", &format!("<image>\n{text}")),
         PromptStyle::Native { .. } => {
-            // As mistral.rs's own request builder does: content parts, with the model's
-            // prefixer applied to the text.
+            // As mistral.rs's own request builder does: an image part per image, then the
+            // text with the model's prefixer applied.
+            let image_parts = image_indices.len();
             let text = match category {
                 ModelCategory::Multimodal { prefixer } => {
-                    prefixer.prefix_image(vec![image_index], text)
+                    prefixer.prefix_image(image_indices, text)
                 }
                 _ => text.to_string(),
             };
-            let parts = vec![
-                IndexMap::from([("type".to_string(), Value::String("image".into()))]),
-                IndexMap::from([
-                    ("type".to_string(), Value::String("text".into())),
-                    ("text".to_string(), Value::String(text)),
-                ]),
-            ];
+            let mut parts: Vec<IndexMap<String, Value>> = (0..image_parts)
+                .map(|_| IndexMap::from([("type".to_string(), Value::String("image".into()))]))
+                .collect();
+            parts.push(IndexMap::from([
+                ("type".to_string(), Value::String("text".into())),
+                ("text".to_string(), Value::String(text)),
+            ]));
             IndexMap::from([
                 ("role".to_string(), Either::Left("user".to_string())),
                 ("content".to_string(), Either::Right(parts)),
@@ -160,7 +156,7 @@ fn image_message(
 
 #[cfg(test)]
 mod tests {
-    use super::PromptStyle;
+    use super::*;
 
     #[test]
     fn models_that_see_one_image_per_request_get_only_the_latest() {
@@ -184,5 +180,51 @@ mod tests {
                 "{several}"
             );
         }
+    }
+
+    /// A model that sees one image per request gets the chat's newest image, the last one of
+    /// a message holding several; every other image is named in its message instead. A model
+    /// that takes several gets each message's images, all of them.
+    #[test]
+    fn which_images_go_to_the_model() {
+        use crate::conversation::{ChatImage, Conversation};
+        let image = |label: &str, side: u32| {
+            ChatImage::from_pixels(label, image::DynamicImage::new_rgb8(side, side))
+        };
+        let mut chat = Conversation::default();
+        chat.push_user("first", Some(image("a.png", 2)));
+        chat.push_user("second", vec![image("b.png", 3), image("c.png", 4)]);
+        chat.push_user("third", None);
+        let text = |m: &IndexMap<String, MessageContent>| match &m["content"] {
+            Either::Left(text) => text.clone(),
+            Either::Right(parts) => parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect(),
+        };
+        let one = prepare(PromptStyle::Llava15, &chat, &ModelCategory::Text);
+        assert_eq!(one.images.len(), 1);
+        assert_eq!(one.images[0].width(), 4, "the newest image");
+        let texts: Vec<String> = one.messages.iter().map(text).collect();
+        assert_eq!(
+            texts,
+            [
+                "[earlier image: a.png]\nfirst",
+                "<image>\n[earlier image: b.png]\nsecond",
+                "third"
+            ]
+        );
+        let several = PromptStyle::Native {
+            one_image_per_request: false,
+        };
+        let all = prepare(several, &chat, &ModelCategory::Text);
+        let sides: Vec<u32> = all.images.iter().map(|i| i.width()).collect();
+        assert_eq!(sides, [2, 3, 4]);
+        let image_parts = |m: &IndexMap<String, MessageContent>| match &m["content"] {
+            Either::Left(_) => 0,
+            Either::Right(parts) => parts.iter().filter(|p| p["type"] == "image").count(),
+        };
+        let counts: Vec<usize> = all.messages.iter().map(image_parts).collect();
+        assert_eq!(counts, [1, 2, 0]);
     }
 }

@@ -107,7 +107,7 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
     // starts: the query reads the terminal's answer from stdin.
     let mut images = ImageRenderer::new(images::pick(protocol));
 
-    if let Some(source) = &args.image {
+    for source in &args.image {
         session.dispatch(Action::AttachImage(source.clone()));
     }
     let result = event_loop(&mut terminal, &mut session, &theme, &mut images).await;

@@ -49,7 +49,7 @@ fn empty_hint(state: &State) -> Vec<Line<'static>> {
         )));
     }
     lines.push(Line::from("Ask something about the image and press Enter."));
-    if state.pending_image.is_none() {
+    if state.pending_images.is_empty() {
         lines.push(Line::from("Attach an image with /image PATH or URL."));
     }
     lines.push(Line::from("Tab moves between panes; F1 shows every key."));
@@ -123,11 +123,14 @@ fn entry_header(entry: &ChatEntry, theme: &Theme) -> Line<'static> {
         // The number that /edit N and /copy N take.
         header.push(Span::styled(format!(" #{number}"), theme.dim));
     }
-    if let Some(label) = entry.image_label {
-        header.push(Span::styled(
-            format!("  [image: {}]", one_line(label)),
+    let labels: Vec<String> = entry.images.iter().map(|i| one_line(&i.label)).collect();
+    match labels.as_slice() {
+        [] => {}
+        [label] => header.push(Span::styled(format!("  [image: {label}]"), theme.dim)),
+        several => header.push(Span::styled(
+            format!("  [images: {}]", several.join(", ")),
             theme.dim,
-        ));
+        )),
     }
     if entry.streaming {
         header.push(Span::styled("  …".to_string(), theme.dim));

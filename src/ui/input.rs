@@ -21,13 +21,18 @@ pub fn height(state: &State, available: u16) -> u16 {
 /// Draws the input into `area` and places the terminal cursor in it when focused.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let focused = state.focus == Focus::Input && state.panel.editing.is_none();
-    let title = match (&state.generation, &state.pending_image) {
+    let title = match (&state.generation, state.pending_images.as_slice()) {
         (Generation::Queued, _) => " Message (queued until the model is loaded) ".to_string(),
-        (_, Some(image)) => format!(
+        (_, []) => " Message ".to_string(),
+        (_, [image]) => format!(
             " Message (with image {}) ",
             super::short_model_name(&image.label)
         ),
-        _ => " Message ".to_string(),
+        (_, [.., last]) => format!(
+            " Message (with {} images, the last {}) ",
+            state.pending_images.len(),
+            super::short_model_name(&last.label)
+        ),
     };
     let mut block = pane(title, focused, theme);
     if let Some(error) = &state.input_error {

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::options::{RemoteImages, RemoteOptions};
-use crate::conversation::{image_placeholder, ChatImage, Conversation, Turn};
+use crate::conversation::{ChatImage, Conversation, Turn};
 use crate::sampling::SamplingSettings;
 
 /// The start of every image `data:` URL vchat sends (then the type, e.g. `png;base64,`).
@@ -31,20 +31,18 @@ pub fn messages(conversation: &Conversation, options: &RemoteOptions) -> Result<
                 messages.push(json!({"role": "assistant", "content": answer.text}));
             }
             Turn::User(user) => {
-                let send = options.images == RemoteImages::All || Some(index) == latest_image;
-                let message = match &user.image {
-                    Some(image) if send => json!({
-                        "role": "user",
-                        "content": [
-                            {"type": "image_url", "image_url": {"url": image_url(image, options)?}},
-                            {"type": "text", "text": user.text},
-                        ],
-                    }),
-                    Some(unsent) => json!({
-                        "role": "user",
-                        "content": format!("{}\n{}", image_placeholder(&unsent.label), user.text),
-                    }),
-                    None => json!({"role": "user", "content": user.text}),
+                let latest_only = options.images != RemoteImages::All;
+                let (unsent, sent) = user.split_images(latest_only, Some(index) == latest_image);
+                let text = user.text_naming(unsent);
+                let message = if sent.is_empty() {
+                    json!({"role": "user", "content": text})
+                } else {
+                    let mut parts = Vec::new();
+                    for image in sent {
+                        parts.push(json!({"type": "image_url", "image_url": {"url": image_url(image, options)?}}));
+                    }
+                    parts.push(json!({"type": "text", "text": text}));
+                    json!({"role": "user", "content": parts})
                 };
                 messages.push(message);
             }
