@@ -11,10 +11,7 @@
 
 mod common;
 
-use std::ffi::OsStr;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use common::*;
 use serde_json::{json, Value};
@@ -22,36 +19,6 @@ use vchat::conversation::{AssistantTurn, Conversation};
 use vchat::sampling::SamplingSettings;
 
 const NEW_TOKENS: usize = 32;
-
-fn run_reference(script: &str, args: &[&OsStr], stdin: Option<&Value>) -> Vec<u8> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("reference")
-        .join(script);
-    let mut child = Command::new(reference_python())
-        .arg(&script)
-        .args(args)
-        .env("HF_HUB_OFFLINE", "1")
-        .env("TRANSFORMERS_VERBOSITY", "error")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the reference");
-    let input = stdin.map(|v| v.to_string()).unwrap_or_default();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{script:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
 
 /// The chats both stacks answer: two images (one square, one not) × two prompts, a two-turn
 /// chat, and a two-turn chat whose first message holds two images (the first turn holds the
@@ -71,18 +38,6 @@ fn chats() -> Vec<(Vec<u8>, Vec<&'static str>)> {
             vec!["What differs between the pictures?", "Which one is darker?"],
         ),
     ]
-}
-
-/// A tiny model written by `generator` with `args` after the output folder (once per test
-/// binary).
-fn generated_model(generator: &str, args: &[&str], name: &str) -> PathBuf {
-    let dir = scratch_dir().join(name);
-    if !dir.join("config.json").is_file() {
-        let mut all = vec![dir.as_os_str()];
-        all.extend(args.iter().map(OsStr::new));
-        run_reference(generator, &all, None);
-    }
-    dir
 }
 
 /// How far below the reference's best logit vchat's token may be at a step where the two

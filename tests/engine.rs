@@ -210,37 +210,6 @@ async fn a_failed_load_is_reported_and_requests_get_the_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cached_follow_ups_and_regenerates_equal_a_fresh_prefill() {
-    // The first engine answers the follow-up and its regenerate from the prefix cache.
-    let (engine, mut events, _) = ready_engine(tiny_options(tiny_model())).await;
-    let mut conversation = one_question("Describe the image", 1);
-    let first = collect(&mut events, engine.generate(&conversation, &greedy(20))).await;
-    conversation.push_assistant(AssistantTurn {
-        text: first.text,
-        settings: greedy(20),
-        stats: Some(first.stats),
-        answered_by: None,
-    });
-    conversation.push_user("What color is it?", None);
-    let follow_up = collect(&mut events, engine.generate(&conversation, &greedy(20))).await;
-    let regenerated = collect(&mut events, engine.generate(&conversation, &greedy(20))).await;
-
-    // A second engine has nothing cached: it prefills the whole chat.
-    let (fresh, mut fresh_events, _) = ready_engine(tiny_options(tiny_model())).await;
-    let uncached = collect(
-        &mut fresh_events,
-        fresh.generate(&conversation, &greedy(20)),
-    )
-    .await;
-
-    assert_eq!(follow_up.token_ids, uncached.token_ids, "cached follow-up");
-    assert_eq!(
-        regenerated.token_ids, uncached.token_ids,
-        "cached regenerate"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_ending_with_an_answer_leaves_it_open_for_the_model() {
     let (engine, mut events, _) = ready_engine(tiny_options(tiny_model())).await;
     let mut conversation = one_question("Describe the image", 0);

@@ -128,7 +128,10 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
         builder = builder.with_device_mapping(mapping);
     }
     let style = PromptStyle::for_architecture(architecture.as_deref());
-    if style.prefix_cache_is_correct() {
+    let cache_is_correct = architecture
+        .as_deref()
+        .is_some_and(|a| super::PREFIX_CACHE_VERIFIED.contains(&a));
+    if cache_is_correct {
         // A follow-up or a regenerate reuses the KV of the turns before it instead of
         // re-encoding the image and the whole history. A few entries are enough for a chat:
         // each holds a whole KV cache.

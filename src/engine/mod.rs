@@ -56,6 +56,15 @@ pub const VERIFIED_ARCHITECTURES: &[&str] = &[
     "Qwen3VLForConditionalGeneration",
 ];
 
+/// Architectures whose answers from mistral.rs's prefix cache (a follow-up or a regenerate
+/// reusing the KV of the chat so far) equal a full prefill's, with vchat's patch (PATCHES.md)
+/// and checked by the tests. Elsewhere the cache stays off, as upstream leaves it for most.
+pub const PREFIX_CACHE_VERIFIED: &[&str] = &[
+    "LlavaForConditionalGeneration",
+    "Qwen2_5_VLForConditionalGeneration",
+    "Qwen3VLForConditionalGeneration",
+];
+
 impl ModelInfo {
     /// One line for the user when the local engine runs an architecture whose answers are not
     /// checked against transformers. (A remote server's answers are the server's own.)

@@ -54,12 +54,6 @@ impl PromptStyle {
         }
     }
 
-    /// Whether mistral.rs's prefix cache gives the same answers as a full prefill. vchat's
-    /// patch (PATCHES.md) makes it so for LLaVA-1.5; elsewhere it stays off, as upstream.
-    pub fn prefix_cache_is_correct(self) -> bool {
-        matches!(self, Self::Llava15)
-    }
-
     pub fn one_image_per_request(self) -> bool {
         match self {
             Self::Llava15 => true,

@@ -2,7 +2,10 @@
 //! the project's own generator), test images, and helpers to drive the engine.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use image::DynamicImage;
@@ -206,4 +209,48 @@ pub fn reference_token_ids(turn: &serde_json::Value) -> Vec<u32> {
         .iter()
         .map(|t| t.as_u64().expect("a token id") as u32)
         .collect()
+}
+
+/// Runs `reference/SCRIPT` in the reference environment with `args`, `stdin` as JSON on its
+/// input; its stdout.
+pub fn run_reference(script: &str, args: &[&OsStr], stdin: Option<&serde_json::Value>) -> Vec<u8> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("reference")
+        .join(script);
+    let mut child = Command::new(reference_python())
+        .arg(&script)
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("TRANSFORMERS_VERBOSITY", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the reference");
+    let input = stdin.map(|v| v.to_string()).unwrap_or_default();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{script:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// A tiny model written by `generator` with `args` after the output folder (once per test
+/// binary).
+pub fn generated_model(generator: &str, args: &[&str], name: &str) -> PathBuf {
+    let dir = scratch_dir().join(name);
+    if !dir.join("config.json").is_file() {
+        let mut all = vec![dir.as_os_str()];
+        all.extend(args.iter().map(OsStr::new));
+        run_reference(generator, &all, None);
+    }
+    dir
 }
