@@ -17,8 +17,6 @@ use vchat::conversation::{AssistantTurn, ChatImage, Conversation};
 use vchat::engine::{Engine, EngineEvent};
 use vchat::sampling::SamplingSettings;
 
-const NEW_TOKENS: usize = 16;
-
 /// The engine's log lines, captured for the whole test binary.
 fn engine_log() -> &'static Arc<Mutex<Vec<u8>>> {
     static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
@@ -73,10 +71,10 @@ fn logged_number(line: &str, key: &str) -> usize {
     digits.parse().unwrap()
 }
 
-fn greedy() -> SamplingSettings {
+fn greedy(tokens: usize) -> SamplingSettings {
     SamplingSettings {
         do_sample: false,
-        max_new_tokens: NEW_TOKENS,
+        max_new_tokens: tokens,
         ..SamplingSettings::default()
     }
 }
@@ -84,7 +82,7 @@ fn greedy() -> SamplingSettings {
 fn answered(conversation: &mut Conversation, text: String) {
     conversation.push_assistant(AssistantTurn {
         text,
-        settings: greedy(),
+        settings: greedy(1),
         stats: None,
         answered_by: None,
     });
@@ -95,12 +93,15 @@ struct Chat {
     turns: Vec<(&'static str, Vec<ChatImage>)>,
     /// Ask the last question a second time (a regenerate).
     regenerate: bool,
+    /// The most tokens each answer has.
+    answer_tokens: usize,
 }
 
 /// One request answered from the cache: what it was and its token ids.
 struct Cached {
     what: String,
     conversation: Conversation,
+    answer_tokens: usize,
     token_ids: Vec<u32>,
 }
 
@@ -108,8 +109,9 @@ async fn answer(
     engine: &Engine,
     events: &mut UnboundedReceiver<EngineEvent>,
     conversation: &Conversation,
+    tokens: usize,
 ) -> Answer {
-    collect(events, engine.generate(conversation, &greedy())).await
+    collect(events, engine.generate(conversation, &greedy(tokens))).await
 }
 
 /// Plays `chats` on one engine; every follow-up and regenerate must hit the cache and reuse
@@ -122,10 +124,12 @@ async fn cached_equal_fresh(model: &Path, chats: Vec<Chat>) {
     for (chat_index, chat) in chats.into_iter().enumerate() {
         let mut conversation = Conversation::default();
         let last = chat.turns.len() - 1;
+        let (regenerate, answer_tokens) = (chat.regenerate, chat.answer_tokens);
         for (index, (question, images)) in chat.turns.into_iter().enumerate() {
+            let images_added = !images.is_empty();
             conversation.push_user(question, images);
             let mut asks = vec![format!("{arch}, chat {chat_index}, turn {index}")];
-            if index == last && chat.regenerate {
+            if index == last && regenerate {
                 asks.push(format!(
                     "{arch}, chat {chat_index}, turn {index} regenerated"
                 ));
@@ -133,25 +137,27 @@ async fn cached_equal_fresh(model: &Path, chats: Vec<Chat>) {
             let mut text = String::new();
             for what in asks {
                 let (_, mark) = hits_since(0);
-                let reply = answer(&engine, &mut events, &conversation).await;
+                let reply = answer(&engine, &mut events, &conversation, answer_tokens).await;
                 text = reply.text;
                 let (hits, _) = hits_since(mark);
                 if index == 0 && !what.ends_with("regenerated") {
                     continue;
                 }
                 assert_eq!(hits.len(), 1, "{what}: one prefix-cache hit");
-                // With an image in the chat, the image alone outweighs the new text. (Without
-                // one, a random model's answer may re-encode into more tokens than it had.)
+                // More than a shared BOS. When an earlier message holds an image and this one
+                // adds none, the reused image alone outweighs the new text. (Otherwise a random
+                // model's answer may re-encode into more tokens than it had.)
                 let (reused, prompt) = hits[0];
                 let processed = prompt - reused;
-                let has_image = conversation.image_count() > 0;
+                let earlier_image = images_before_last(&conversation) > 0;
                 assert!(
-                    reused > 0 && (!has_image || reused > processed),
+                    reused > 1 && (!earlier_image || images_added || reused > processed),
                     "{what}: {reused} tokens reused, {processed} processed"
                 );
                 cached.push(Cached {
                     what,
                     conversation: conversation.clone(),
+                    answer_tokens,
                     token_ids: reply.token_ids,
                 });
             }
@@ -163,9 +169,14 @@ async fn cached_equal_fresh(model: &Path, chats: Vec<Chat>) {
     for request in cached {
         let (fresh, mut fresh_events, _) = ready_engine(tiny_options(model)).await;
         let (_, mark) = hits_since(0);
-        let ids = answer(&fresh, &mut fresh_events, &request.conversation)
-            .await
-            .token_ids;
+        let ids = answer(
+            &fresh,
+            &mut fresh_events,
+            &request.conversation,
+            request.answer_tokens,
+        )
+        .await
+        .token_ids;
         // mistral.rs's dummy run at load ("hello") leaves an entry whose first token, a BOS,
         // a prompt may share; nothing else is in a fresh engine's cache.
         let (hits, _) = hits_since(mark);
@@ -182,6 +193,18 @@ async fn cached_equal_fresh(model: &Path, chats: Vec<Chat>) {
     }
 }
 
+/// Images in the messages before the last one.
+fn images_before_last(conversation: &Conversation) -> usize {
+    let last = conversation.turns.len().saturating_sub(1);
+    conversation.turns[..last]
+        .iter()
+        .map(|t| match t {
+            vchat::conversation::Turn::User(user) => user.images.len(),
+            vchat::conversation::Turn::Assistant(_) => 0,
+        })
+        .sum()
+}
+
 /// An image chat with a follow-up and a regenerate; a chat whose follow-up adds a second image
 /// (for models that take several); a chat without images.
 fn chats(several_images: bool) -> Vec<Chat> {
@@ -192,10 +215,12 @@ fn chats(several_images: bool) -> Vec<Chat> {
                 ("猫 🙂 What color is it?", vec![]),
             ],
             regenerate: true,
+            answer_tokens: 16,
         },
         Chat {
             turns: vec![("Hello, who are you?", vec![]), ("Tell me more.", vec![])],
             regenerate: false,
+            answer_tokens: 16,
         },
     ];
     if several_images {
@@ -205,6 +230,7 @@ fn chats(several_images: bool) -> Vec<Chat> {
                 ("And in this one?", vec![chat_image(NON_SQUARE)]),
             ],
             regenerate: false,
+            answer_tokens: 16,
         });
     }
     chats
@@ -218,4 +244,42 @@ async fn cached_follow_ups_and_regenerates_equal_a_full_prefill_on_every_cached_
         let model = generated_model("make_hf_qwen_vl.py", &args, name);
         cached_equal_fresh(&model, chats(true)).await;
     }
+    let gemma = generated_model("make_hf_gemma3.py", &[], "tiny-gemma3");
+    cached_equal_fresh(&gemma, gemma_chats()).await;
+}
+
+/// Gemma 3's sliding-window layers keep only the last window of keys (64 on the tiny model,
+/// 1,024 on the real ones), so a cached chat can be rewound only while it fits in the window:
+/// every chat here fits, but the last, which passes the window in its first message. Its
+/// follow-up continues the cached tokens exactly (a one-token answer that re-encodes to
+/// itself), the hit a long real chat gets: it reuses the window without rewinding.
+fn gemma_chats() -> Vec<Chat> {
+    let long_question = "Please look at every part of this picture with great care and then \
+        tell me, one by one, which shapes you can see, which colours they have, where each of \
+        them sits, how large it is compared with the others, and whether any of them overlap.";
+    vec![
+        Chat {
+            turns: vec![("Describe the image", vec![chat_image(0)])],
+            regenerate: true,
+            answer_tokens: 16,
+        },
+        Chat {
+            turns: vec![("Hello, who are you?", vec![]), ("Tell me more.", vec![])],
+            regenerate: false,
+            answer_tokens: 16,
+        },
+        Chat {
+            turns: vec![
+                ("What is in this picture?", vec![chat_image(1)]),
+                ("And in this one?", vec![chat_image(NON_SQUARE)]),
+            ],
+            regenerate: false,
+            answer_tokens: 12,
+        },
+        Chat {
+            turns: vec![(long_question, vec![chat_image(2)]), ("Go on.", vec![])],
+            regenerate: false,
+            answer_tokens: 1,
+        },
+    ]
 }

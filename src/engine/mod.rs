@@ -63,6 +63,7 @@ pub const PREFIX_CACHE_VERIFIED: &[&str] = &[
     "LlavaForConditionalGeneration",
     "Qwen2_5_VLForConditionalGeneration",
     "Qwen3VLForConditionalGeneration",
+    "Gemma3ForConditionalGeneration",
 ];
 
 impl ModelInfo {
