@@ -61,11 +61,12 @@ async fn main() -> Result<(), String> {
     let section = format!(
         "\n## Follow-ups on Qwen2.5-VL, Qwen3-VL and Gemma 3\n\nMeasured {measured}. \
          Random models written by transformers at the benchmark's size (text hidden 1024 × 8 \
-         layers; vision hidden 256 × 4 layers for the Qwen models), F32 on CPU, the 336 × 336 \
-         pattern image, greedy, {MAX_TOKENS} new tokens, {runs} runs each on a fresh engine; time \
-         to first token in ms, median (spread). Goal for follow-up ÷ first turn: ≤ {GOAL}, as \
-         LLaVA-1.5's. vchat keeps mistral.rs's prefix cache off for these models (see the \
-         README), so a follow-up processes the whole chat again.\n\n\
+         layers; vision hidden 256 × 4 layers for the Qwen models; Gemma 3 with the hub's \
+         1,024-token sliding window), F32 on CPU, the 336 × 336 pattern image, greedy, \
+         {MAX_TOKENS} new tokens, {runs} runs each on a fresh engine; time to first token in ms, \
+         median (spread). Goal for follow-up ÷ first turn: ≤ {GOAL}, as LLaVA-1.5's. The \
+         follow-up and the regenerate come from mistral.rs's prefix cache (PATCHES.md 13 and \
+         14).\n\n\
          | model | first turn | follow-up | regenerate | follow-up ÷ first | holds |\n\
          |---|---|---|---|---|---|\n{rows}"
     );
