@@ -14,17 +14,14 @@ use crate::conversation::ChatImage;
 /// Chooses the graphics protocol. Querying the terminal reads stdin, so this runs before the
 /// event loop starts reading keys; a terminal that does not answer gets half-blocks.
 pub fn pick(choice: ImageProtocol) -> Picker {
-    // Inside tmux the query is wrapped for an outer terminal that may never answer; in
-    // ratatui-image 11.1 the unanswered query leaves a thread reading stdin that swallows
-    // keys. So no query there: half-blocks, or the forced protocol with a default cell size.
+    // Inside tmux the query would be wrapped for an outer terminal that may never answer, a
+    // two-second wait at every start: half-blocks there, or the forced protocol with a default
+    // cell size.
     let in_tmux = std::env::var_os("TMUX").is_some();
     let mut picker = if choice == ImageProtocol::Halfblocks || in_tmux {
         Picker::halfblocks()
     } else {
-        Picker::from_query_stdio().unwrap_or_else(|e| {
-            tracing::info!("terminal graphics query failed ({e}); using half-blocks");
-            Picker::halfblocks()
-        })
+        super::terminal_query::picker_from_terminal()
     };
     let forced = match choice {
         ImageProtocol::Sixel => Some(ProtocolType::Sixel),

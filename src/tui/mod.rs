@@ -5,6 +5,7 @@ mod complete;
 mod images;
 mod session;
 pub mod terminal;
+mod terminal_query;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -103,8 +104,8 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
     if resumed_in_part {
         session.dispatch(Action::OpenChat(chat_id));
     }
-    // After raw mode (the query restores the mode it found, raw) and before the key reader
-    // starts: the query reads the terminal's answer from stdin.
+    // In raw mode and before the key reader starts: the query reads the terminal's answer
+    // from stdin (and nothing after it).
     let mut images = ImageRenderer::new(images::pick(protocol));
 
     for source in &args.image {
@@ -180,7 +181,10 @@ async fn event_loop(
 fn on_terminal_event(session: &mut Session, event: Event) {
     let action = match event {
         Event::Key(key) => keymap::resolve(&session.state, key),
-        Event::Paste(text) => Some(Action::Insert(text)),
+        // Terminals send a pasted line break as CR (the Enter key's byte), some as CR LF.
+        Event::Paste(text) => Some(Action::Insert(
+            text.replace("\r\n", "\n").replace('\r', "\n"),
+        )),
         Event::Mouse(mouse) => match mouse.kind {
             MouseEventKind::ScrollUp => Some(Action::ScrollUp(WHEEL_LINES)),
             MouseEventKind::ScrollDown => Some(Action::ScrollDown(WHEEL_LINES)),
