@@ -30,16 +30,7 @@ fn ctrl_c_stops_then_a_second_one_quits() {
 
 #[test]
 fn ctrl_c_during_an_answer_cancels_it_and_a_second_quits_without_waiting() {
-    let mut s = state();
-    s.model = vchat::app::ModelStatus::Ready(vchat::engine::ModelInfo {
-        model: "m".into(),
-        architecture: "a".into(),
-        device: "cpu".into(),
-        dtype: "f32".into(),
-        quantization: "none".into(),
-        one_image_per_request: true,
-        backend: "local".into(),
-    });
+    let mut s = ready(true);
     assert!(matches!(send(&mut s, "hi")[..], [Effect::Generate { .. }]));
     s.update(Action::GenerationStarted(RequestId(4)));
     let effects = s.update(Action::Interrupt);
@@ -385,4 +376,35 @@ fn a_one_image_model_keeps_only_the_image_named_last() {
     send(&mut s, "/detach");
     assert!(s.pending_images.is_empty());
     assert!(s.notice.as_ref().unwrap().text.contains("detached"));
+}
+
+/// Enter while the message's image loads: the message waits in the input and goes with the
+/// image once it is in; if the image cannot be read, it stays in the input.
+#[test]
+fn a_message_sent_while_its_image_loads_goes_with_it() {
+    let mut s = ready(false);
+    let (ticket, source) = loads(send(&mut s, "/image a.png")).pop().unwrap();
+    assert!(send(&mut s, "What is this?").is_empty());
+    assert!(
+        s.conversation.turns.is_empty(),
+        "not sent without its image"
+    );
+    assert_eq!(s.input.text(), "What is this?");
+    let effects = s.update(loaded(ticket, &source, true));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Generate { .. })));
+    let Some(vchat::conversation::Turn::User(turn)) = s.conversation.turns.last() else {
+        panic!("the message was sent");
+    };
+    assert_eq!(
+        (turn.text.as_str(), labels(&turn.images)),
+        ("What is this?", vec!["a.png".to_string()])
+    );
+
+    s.generation = Generation::Idle;
+    let turns = s.conversation.turns.len();
+    let (ticket, source) = loads(send(&mut s, "/image b.png")).pop().unwrap();
+    send(&mut s, "And this?");
+    assert!(s.update(loaded(ticket, &source, false)).is_empty());
+    assert_eq!(s.conversation.turns.len(), turns);
+    assert_eq!(s.input.text(), "And this?", "kept for the user");
 }

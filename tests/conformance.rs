@@ -8,9 +8,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
 use common::*;
 use serde_json::{json, Value};
@@ -37,30 +35,12 @@ fn transformers_answers(model: &Path) -> Vec<Vec<Value>> {
             json!({"image": test_png(*image), "turns": turns, "max_new_tokens": NEW_TOKENS})
         })
         .collect();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/llava_reference.py");
-    let mut child = Command::new(reference_python())
-        .arg(script)
-        .arg(model)
-        .env("HF_HUB_OFFLINE", "1")
-        .env("TRANSFORMERS_VERBOSITY", "error")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the reference");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the reference failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = run_reference(
+        "llava_reference.py",
+        &[model.as_os_str()],
+        Some(&json!(input)),
     );
-    serde_json::from_slice(&output.stdout).expect("reference JSON")
+    serde_json::from_slice(&output).expect("reference JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,19 +53,7 @@ async fn greedy_answers_match_transformers_token_for_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_saved_by_transformers_matches_too() {
     let model = scratch_dir().join("saved-by-transformers");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/make_hf_llava.py");
-    let output = Command::new(reference_python())
-        .arg(script)
-        .arg(&model)
-        .env("HF_HUB_OFFLINE", "1")
-        .env("TRANSFORMERS_VERBOSITY", "error")
-        .output()
-        .expect("run make_hf_llava.py");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_reference("make_hf_llava.py", &[model.as_os_str()], None);
     assert_same_answers(&model).await;
 }
 

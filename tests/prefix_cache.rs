@@ -205,8 +205,29 @@ fn images_before_last(conversation: &Conversation) -> usize {
         .sum()
 }
 
-/// An image chat with a follow-up and a regenerate; a chat whose follow-up adds a second image
-/// (for models that take several); a chat without images.
+/// A chat without images.
+fn text_only_chat() -> Chat {
+    Chat {
+        turns: vec![("Hello, who are you?", vec![]), ("Tell me more.", vec![])],
+        regenerate: false,
+        answer_tokens: 16,
+    }
+}
+
+/// A chat whose follow-up adds a second image.
+fn second_image_chat(answer_tokens: usize) -> Chat {
+    Chat {
+        turns: vec![
+            ("What is in this picture?", vec![chat_image(1)]),
+            ("And in this one?", vec![chat_image(NON_SQUARE)]),
+        ],
+        regenerate: false,
+        answer_tokens,
+    }
+}
+
+/// An image chat with a follow-up and a regenerate; a chat without images; a chat whose
+/// follow-up adds a second image (for models that take several).
 fn chats(several_images: bool) -> Vec<Chat> {
     let mut chats = vec![
         Chat {
@@ -217,21 +238,10 @@ fn chats(several_images: bool) -> Vec<Chat> {
             regenerate: true,
             answer_tokens: 16,
         },
-        Chat {
-            turns: vec![("Hello, who are you?", vec![]), ("Tell me more.", vec![])],
-            regenerate: false,
-            answer_tokens: 16,
-        },
+        text_only_chat(),
     ];
     if several_images {
-        chats.push(Chat {
-            turns: vec![
-                ("What is in this picture?", vec![chat_image(1)]),
-                ("And in this one?", vec![chat_image(NON_SQUARE)]),
-            ],
-            regenerate: false,
-            answer_tokens: 16,
-        });
+        chats.push(second_image_chat(16));
     }
     chats
 }
@@ -251,8 +261,8 @@ async fn cached_follow_ups_and_regenerates_equal_a_full_prefill_on_every_cached_
 /// Gemma 3's sliding-window layers keep only the last window of keys (64 on the tiny model,
 /// 1,024 on the real ones), so a cached chat can be rewound only while it fits in the window:
 /// every chat here fits, but the last, which passes the window in its first message. Its
-/// follow-up continues the cached tokens exactly (a one-token answer that re-encodes to
-/// itself), the hit a long real chat gets: it reuses the window without rewinding.
+/// answer is one token, so the cached KV ends where its prompt does and the follow-up continues
+/// it exactly, the hit a long real chat gets: the window is reused without a rewind.
 fn gemma_chats() -> Vec<Chat> {
     let long_question = "Please look at every part of this picture with great care and then \
         tell me, one by one, which shapes you can see, which colours they have, where each of \
@@ -263,19 +273,8 @@ fn gemma_chats() -> Vec<Chat> {
             regenerate: true,
             answer_tokens: 16,
         },
-        Chat {
-            turns: vec![("Hello, who are you?", vec![]), ("Tell me more.", vec![])],
-            regenerate: false,
-            answer_tokens: 16,
-        },
-        Chat {
-            turns: vec![
-                ("What is in this picture?", vec![chat_image(1)]),
-                ("And in this one?", vec![chat_image(NON_SQUARE)]),
-            ],
-            regenerate: false,
-            answer_tokens: 12,
-        },
+        text_only_chat(),
+        second_image_chat(12),
         Chat {
             turns: vec![(long_question, vec![chat_image(2)]), ("Go on.", vec![])],
             regenerate: false,

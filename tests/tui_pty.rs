@@ -135,6 +135,17 @@ impl PlayedTerminal {
         })
     }
 
+    /// The labels of the first message's images.
+    fn first_images(&self) -> Vec<String> {
+        let store = ChatStore::new(&self.data);
+        let (chats, _) = store.list();
+        let file = store.load(&chats[0].id).unwrap().file;
+        file.turns[0]
+            .image_records()
+            .map(|r| r.label.clone())
+            .collect()
+    }
+
     /// Quits; vchat must exit cleanly and leave the terminal as it found it.
     fn quit(&mut self) {
         self.send(b"\x1b[200~/quit\x1b[201~\r");
@@ -205,5 +216,26 @@ fn outside_tmux_kitty_is_detected_and_a_paste_right_after_its_answer_arrives() {
     let protocol = terminal.protocol_chosen();
     assert!(protocol.contains("Kitty"), "{protocol}");
     assert_eq!(terminal.first_message(), "what is this?");
+    terminal.quit();
+}
+
+/// A file dropped onto the terminal arrives as a bracketed paste of its quoted path: it is
+/// attached, and the question typed (here pasted) right after goes with it, even though the
+/// image was still loading when Enter came.
+#[test]
+fn a_dropped_image_is_attached_to_the_message() {
+    let folder = tempfile::tempdir().unwrap();
+    let image = folder.path().join("holiday photo.png");
+    std::fs::copy(common::test_png(0), &image).unwrap();
+    let dropped = format!("'{}'", image.display());
+    let reply = [
+        KITTY_ANSWER,
+        format!("\x1b[200~{dropped}\x1b[201~").as_bytes(),
+        &paste_and_send("What is in it?"),
+    ]
+    .concat();
+    let mut terminal = PlayedTerminal::start(reply.leak());
+    assert_eq!(terminal.first_message(), "What is in it?");
+    assert_eq!(terminal.first_images(), [image.display().to_string()]);
     terminal.quit();
 }

@@ -14,6 +14,13 @@ impl State {
             self.input_error = Some(why.into());
             return vec![];
         }
+        if self.image_loading.is_some() {
+            // Sent now, the message would go without the image still loading, which would
+            // then attach to the next one: the message stays in the input until it is in.
+            self.send_when_images_ready = true;
+            self.notify("the message goes once the image is loaded", false);
+            return vec![];
+        }
         let text = self.input.take();
         let images = std::mem::take(&mut self.pending_images);
         self.conversation.push_user(text, images);

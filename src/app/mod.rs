@@ -311,6 +311,8 @@ pub struct State {
     pub image_loading: Option<(Ticket, String)>,
     /// Images named while another loads, for a model that takes several: loaded next, in order.
     pub images_queued: std::collections::VecDeque<String>,
+    /// Enter was pressed while an image loaded: the message goes once its images are in.
+    pub send_when_images_ready: bool,
     pub notice: Option<Notice>,
     /// Lines scrolled up from the bottom of the chat; 0 follows the stream.
     pub scroll: usize,
@@ -385,6 +387,7 @@ impl State {
             shown_image: None,
             image_loading: None,
             images_queued: std::collections::VecDeque::new(),
+            send_when_images_ready: false,
             notice: None,
             scroll: 0,
             ctrl_c_armed: false,

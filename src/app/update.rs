@@ -191,12 +191,20 @@ impl State {
                 };
                 self.notify(message, false);
             }
-            Err(message) => self.notify(message, true),
+            Err(message) => {
+                // The message that waited for this image stays in the input.
+                self.send_when_images_ready = false;
+                self.notify(message, true);
+            }
         }
-        match self.images_queued.pop_front() {
+        let mut effects = match self.images_queued.pop_front() {
             Some(next) => self.load_image(next),
             None => vec![],
+        };
+        if self.image_loading.is_none() && std::mem::take(&mut self.send_when_images_ready) {
+            effects.extend(self.send_message());
         }
+        effects
     }
 
     /// Starts loading an image for the next message.
@@ -447,6 +455,7 @@ impl State {
                 self.pending_images.clear();
                 self.images_queued.clear();
                 self.image_loading = None;
+                self.send_when_images_ready = false;
                 self.notify(
                     match count {
                         0 => "no image attached to the next message".to_string(),
@@ -479,6 +488,7 @@ impl State {
                 // The image shown stays unless another is named: a new chat is often about
                 // the same picture.
                 self.images_queued.clear();
+                self.send_when_images_ready = false;
                 self.pending_images = match image {
                     Some(_) => Vec::new(),
                     None => self.shown_image.iter().cloned().collect(),

@@ -2,6 +2,7 @@
 //! events, the engine and the [`State`](crate::app::State).
 
 mod complete;
+mod dropped;
 mod images;
 mod session;
 pub mod terminal;
@@ -181,10 +182,12 @@ async fn event_loop(
 fn on_terminal_event(session: &mut Session, event: Event) {
     let action = match event {
         Event::Key(key) => keymap::resolve(&session.state, key),
-        // Terminals send a pasted line break as CR (the Enter key's byte), some as CR LF.
-        Event::Paste(text) => Some(Action::Insert(
-            text.replace("\r\n", "\n").replace('\r', "\n"),
-        )),
+        // A file dropped onto the terminal (or an image path or URL pasted) is attached.
+        Event::Paste(text) => Some(match dropped::pasted_image(&text) {
+            Some(source) => Action::AttachImage(source),
+            // Terminals send a pasted line break as CR (the Enter key's byte), some as CR LF.
+            None => Action::Insert(text.replace("\r\n", "\n").replace('\r', "\n")),
+        }),
         Event::Mouse(mouse) => match mouse.kind {
             MouseEventKind::ScrollUp => Some(Action::ScrollUp(WHEEL_LINES)),
             MouseEventKind::ScrollDown => Some(Action::ScrollDown(WHEEL_LINES)),
