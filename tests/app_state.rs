@@ -119,16 +119,7 @@ fn pasted_escape_sequences_never_reach_the_screen() {
 
 #[test]
 fn a_change_in_the_settings_panel_goes_with_the_next_request() {
-    let mut s = state();
-    s.model = vchat::app::ModelStatus::Ready(vchat::engine::ModelInfo {
-        model: "m".into(),
-        architecture: "a".into(),
-        device: "cpu".into(),
-        dtype: "f32".into(),
-        quantization: "none".into(),
-        one_image_per_request: true,
-        backend: "local".into(),
-    });
+    let mut s = ready(true);
     s.update(Action::FocusNext);
     s.update(Action::FocusNext);
     s.update(Action::SettingIncrease); // temperature 0.2 → 0.3
