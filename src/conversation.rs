@@ -65,6 +65,11 @@ impl ChatImage {
         }
     }
 
+    /// The same image under the same name (the same bytes may be attached under two names).
+    pub fn same_as(&self, other: &ChatImage) -> bool {
+        self.encoded.sha256 == other.encoded.sha256 && self.label == other.label
+    }
+
     /// An image made in memory (no file behind it): stored as PNG.
     pub fn from_pixels(label: impl Into<String>, pixels: DynamicImage) -> Self {
         let mut png = Vec::new();

@@ -207,10 +207,7 @@ impl State {
     fn chat_images(&self) -> Vec<ChatImage> {
         let mut images: Vec<ChatImage> = self.conversation.images().cloned().collect();
         for pending in &self.pending_images {
-            if !images
-                .iter()
-                .any(|i| i.encoded.sha256 == pending.encoded.sha256 && i.label == pending.label)
-            {
+            if !images.iter().any(|i| i.same_as(pending)) {
                 images.push(pending.clone());
             }
         }
@@ -227,11 +224,7 @@ impl State {
         let current = self
             .shown_image
             .as_ref()
-            .and_then(|shown| {
-                images.iter().position(|i| {
-                    i.encoded.sha256 == shown.encoded.sha256 && i.label == shown.label
-                })
-            })
+            .and_then(|shown| images.iter().position(|i| i.same_as(shown)))
             .unwrap_or(images.len() - 1);
         let next = current.saturating_add_signed(step).min(images.len() - 1);
         self.shown_image = Some(images[next].clone());
@@ -257,9 +250,7 @@ impl State {
         if self.one_image_per_request() {
             self.pending_images.clear();
         }
-        let same =
-            |i: &ChatImage| i.encoded.sha256 == image.encoded.sha256 && i.label == image.label;
-        if !self.pending_images.iter().any(same) {
+        if !self.pending_images.iter().any(|i| i.same_as(&image)) {
             self.pending_images.push(image);
         }
     }
