@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # vchat's benchmarks in one command: writes the benchmark models, then measures vchat's first
-# turn, follow-up and regenerate; vchat against a direct mistral.rs program and the quantization
-# table; the full-screen app's frame cost, opening saved chats, the image path and keystroke
-# latency. Each prints its table and writes its section of BENCHMARKS.md; this script adds how
+# turn, follow-up and regenerate; vchat against a direct mistral.rs program (greedy and
+# sampling) and the quantization table; vchat against llama.cpp on CPU; a video clip to the
+# model's input; the full-screen app's frame cost, opening saved chats, the image path and
+# keystroke latency. Each prints its table and writes its section of BENCHMARKS.md; this script adds how
 # long the build and the measuring took.
 # The programs are the crate in bench/ (vchat-bench): building them does not build vchat's
 # dev-dependencies. They share the dev profile (and target/) with the tests, so after
@@ -56,6 +57,15 @@ step "saved chats" "$bin/sessions"
 step "image path" "$bin/image_path"
 step "keystrokes in tmux" "$bin/keys" "$bin/vchat"
 step "sampler per token" "$bin/sampler"
+step "video clip to the model's input" "$bin/video"
+# llama.cpp built from source, the same model converted to GGUF by its own converters.
+llama_cpp_peer() {
+  local model=target/bench-models/llava-1024x8 gguf=target/bench-models/llava-1024x8-gguf cli
+  [ -f $model/model.safetensors ] || "$bin/vchat" make-tiny-model --size large $model >/dev/null
+  cli=$(bench/llama-cpp/setup.sh $model $gguf | tail -n 1)
+  "$bin/llama_cpp" "$bin/vchat" "$cli" $gguf "$runs"
+}
+step "CPU peer: llama.cpp ($runs runs; its build the first time)" llama_cpp_peer
 # The models people use now, written by transformers (the reference environment of the tests).
 vlm_models() {
   cargo xtask reference >/dev/null

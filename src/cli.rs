@@ -59,7 +59,8 @@ pub struct SessionArgs {
 pub struct MakeTinyModelArgs {
     /// Folder to write the model into (created if missing).
     pub dir: PathBuf,
-    /// `tiny` (a few MB, for tests) or `large` (about 108M parameters, for benchmarks).
+    /// `tiny` (a few MB, for tests), `large` (about 108M parameters, for benchmarks) or
+    /// `llava-7b` (LLaVA-1.5-7B's shape in BF16, 14 GB: for measuring a GPU).
     #[arg(long, value_enum, default_value_t = TinySize::Tiny)]
     pub size: TinySize,
     /// Use the extended tokenizer (other token ids for the same text).
@@ -74,6 +75,8 @@ pub struct MakeTinyModelArgs {
 pub enum TinySize {
     Tiny,
     Large,
+    #[value(name = "llava-7b")]
+    Llava7b,
 }
 
 /// The terminal graphics protocol of the app's image pane.
@@ -97,6 +100,17 @@ pub struct ChatArgs {
     /// first question; a model that sees one image per request gets the last).
     #[arg(short, long)]
     pub image: Vec<String>,
+    /// A video clip to talk about (MP4, WebM, MKV, MOV… through ffmpeg; animated GIF, APNG or
+    /// WebP): a file path or an http(s) URL. Frames are sampled evenly and go with the first
+    /// question with their times; a model that sees one image per request gets a contact sheet.
+    #[arg(long)]
+    pub video: Vec<String>,
+    /// Frames to sample from each clip (1 to 32; default 8).
+    #[arg(long, value_parser = parse_frames, conflicts_with = "fps")]
+    pub frames: Option<usize>,
+    /// Sample clips at this many frames per second instead (at most 32 frames a clip).
+    #[arg(long, value_parser = parse_fps)]
+    pub fps: Option<f64>,
     /// A question. Repeat to continue the same chat: each later prompt is a follow-up.
     #[arg(short, long, allow_hyphen_values = true)]
     pub prompt: Vec<String>,
@@ -154,6 +168,10 @@ pub struct ChatArgs {
     /// Print time to first token and tokens/s of each answer on stderr.
     #[arg(long)]
     pub stats: bool,
+    /// Print each answer's generated token ids on stderr (to compare with another
+    /// implementation of the same model, e.g. transformers).
+    #[arg(long)]
+    pub token_ids: bool,
     /// How the full-screen app draws images: auto (ask the terminal), halfblocks, sixel,
     /// kitty or iterm2.
     #[arg(long, value_enum, default_value_t = ImageProtocol::Auto)]
@@ -341,6 +359,37 @@ fn parse_dtype(s: &str) -> Result<DtypeChoice, String> {
 
 fn parse_api_key(s: &str) -> Result<ApiKey, String> {
     s.parse()
+}
+
+fn parse_frames(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=crate::media::video::MAX_FRAMES).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "frames must be a whole number from 1 to {} (got '{s}')",
+            crate::media::video::MAX_FRAMES
+        )),
+    }
+}
+
+fn parse_fps(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 30.0 => Ok(r),
+        _ => Err(format!(
+            "fps must be a number above 0 and at most 30 (got '{s}')"
+        )),
+    }
+}
+
+impl ChatArgs {
+    /// How many frames to take from each clip.
+    pub fn frame_sampling(&self) -> crate::media::video::FrameSampling {
+        use crate::media::video::FrameSampling;
+        match (self.frames, self.fps) {
+            (_, Some(fps)) => FrameSampling::PerSecond(fps),
+            (Some(n), None) => FrameSampling::Count(n),
+            (None, None) => FrameSampling::default(),
+        }
+    }
 }
 
 fn parse_remote_images(s: &str) -> Result<RemoteImages, String> {

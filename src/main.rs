@@ -77,6 +77,7 @@ fn make_tiny_model(args: vchat::cli::MakeTinyModelArgs) -> Result<(), Exit> {
     let mut spec = match args.size {
         TinySize::Tiny => TinyLlavaSpec::tiny(),
         TinySize::Large => TinyLlavaSpec::large(),
+        TinySize::Llava7b => TinyLlavaSpec::llava_7b(),
     };
     spec.seed = args.seed;
     if args.extended_tokenizer {

@@ -45,19 +45,37 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
         .map_err(|e| Exit::new(Exit::USAGE, e.to_string()))?;
     let media_options = MediaOptions {
         fetch_timeout: Duration::from_secs_f64(args.fetch_timeout),
+        frame_sampling: args.frame_sampling(),
         ..MediaOptions::default()
     };
     let options = args.engine_options(cache_dir);
     if let Some(problem) = args.backend_problem(&options) {
         return Err(Exit::new(Exit::USAGE, problem));
     }
-    // The images first: a wrong path should not cost a model load.
-    let mut images = Vec::new();
+    // The images and clips first: a wrong path should not cost a model load. A clip given to
+    // --image is a clip all the same (the file decides).
+    let (mut images, mut clips) = (Vec::new(), Vec::new());
+    let failed = |e: media::MediaError| Exit::new(Exit::IMAGE, e.to_string());
     for source in &args.image {
-        images.push(
-            media::load_image(source, &media_options)
+        if media::is_clip(source).await {
+            clips.push(
+                media::load_clip(source, &media_options, media_options.frame_sampling)
+                    .await
+                    .map_err(failed)?,
+            );
+        } else {
+            images.push(
+                media::load_image(source, &media_options)
+                    .await
+                    .map_err(failed)?,
+            );
+        }
+    }
+    for source in &args.video {
+        clips.push(
+            media::load_clip(source, &media_options, media_options.frame_sampling)
                 .await
-                .map_err(|e| Exit::new(Exit::IMAGE, e.to_string()))?,
+                .map_err(failed)?,
         );
     }
 
@@ -93,15 +111,30 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
         if index > 0 {
             write_out(&mut out, "\n")?;
         }
-        let turn_images = if index == 0 {
-            images.clone()
-        } else {
-            Vec::new()
-        };
-        conversation.push_user(prompt.clone(), turn_images);
-        let answer =
+        let (mut turn_images, mut text) = (Vec::new(), prompt.clone());
+        if index == 0 {
+            // Each clip's frames (or contact sheet) go first, with the line that says when
+            // each frame was taken, then the images, then the question.
+            let mut lines = Vec::new();
+            for clip in &clips {
+                let (frames, line) = media::video::for_model(clip, info.one_image_per_request)
+                    .map_err(|e| Exit::new(Exit::IMAGE, e.to_string()))?;
+                turn_images.extend(frames);
+                lines.push(line);
+            }
+            turn_images.extend(images.iter().cloned());
+            if !lines.is_empty() {
+                text = format!("{}\n{prompt}", lines.join("\n"));
+            }
+        }
+        conversation.push_user(text, turn_images);
+        let (answer, token_ids) =
             stream_answer(&engine, &mut events, &conversation, &settings, &mut out).await?;
         write_out(&mut out, "\n")?;
+        if args.token_ids {
+            let ids: Vec<String> = token_ids.iter().map(u32::to_string).collect();
+            eprintln!("[answer {} ids] {}", index + 1, ids.join(" "));
+        }
         if args.stats {
             if let Some(stats) = &answer.stats {
                 eprintln!("[answer {}] {}", index + 1, stats.summary());
@@ -174,7 +207,7 @@ async fn stream_answer(
     conversation: &Conversation,
     settings: &SamplingSettings,
     out: &mut impl Write,
-) -> Result<AssistantTurn, Exit> {
+) -> Result<(AssistantTurn, Vec<u32>), Exit> {
     let request = engine.generate(conversation, settings);
     let mut text = String::new();
     let mut interrupted = false;
@@ -201,13 +234,16 @@ async fn stream_answer(
                     return Err(e);
                 }
             }
-            EngineEvent::Done { stats, .. } => {
-                return Ok(AssistantTurn {
+            EngineEvent::Done {
+                stats, token_ids, ..
+            } => {
+                let answer = AssistantTurn {
                     text,
                     settings: settings.clone(),
                     stats: Some(stats),
                     answered_by: None,
-                })
+                };
+                return Ok((answer, token_ids));
             }
             EngineEvent::Error { message, .. } => return Err(Exit::new(Exit::GENERATION, message)),
             _ => {}

@@ -234,13 +234,8 @@ fn a_model_whose_answers_are_not_verified_says_so_once_loaded() {
 fn ready(one_image_per_request: bool) -> State {
     let mut s = state();
     s.model = vchat::app::ModelStatus::Ready(vchat::engine::ModelInfo {
-        model: "m".into(),
-        architecture: "a".into(),
-        device: "cpu".into(),
-        dtype: "f32".into(),
-        quantization: "none".into(),
         one_image_per_request,
-        backend: "local".into(),
+        ..vchat_info()
     });
     s
 }
@@ -398,4 +393,66 @@ fn a_message_sent_while_its_image_loads_goes_with_it() {
     assert!(s.update(loaded(ticket, &source, false)).is_empty());
     assert_eq!(s.conversation.turns.len(), turns);
     assert_eq!(s.input.text(), "And this?", "kept for the user");
+}
+
+/// A clip sampled before the model is loaded waits for it: then LLaVA-1.5 (one image per
+/// request) gets the contact sheet and a model that takes several gets the frames. A message
+/// sent meanwhile waits too, and goes with the clip and the line that times its frames.
+#[test]
+fn a_clip_sampled_before_the_model_loads_takes_the_form_the_model_needs() {
+    use vchat::conversation::ChatImage;
+    use vchat::media::video::ClipForModels;
+    let frame = |label: &str| ChatImage::from_pixels(label, image::DynamicImage::new_rgb8(2, 2));
+    let clip = ClipForModels {
+        frames: vec![frame("clip.mp4 @ 0.5 s"), frame("clip.mp4 @ 1.5 s")],
+        frames_note: "[video clip.mp4, 2.0 s long: 2 frames at 0.5, 1.5 s]".into(),
+        sheet: frame("clip.mp4 (contact sheet of 2 frames)"),
+        sheet_note:
+            "[video clip.mp4, 2.0 s long: 2 frames at 0.5, 1.5 s; shown as one contact sheet]"
+                .into(),
+    };
+    for one_image in [true, false] {
+        let mut s = state();
+        let (ticket, source) = loads(send(&mut s, "/video clip.mp4")).pop().unwrap();
+        let effects = s.update(Action::ClipLoaded {
+            ticket,
+            source,
+            result: Ok(clip.clone()),
+        });
+        assert!(effects.is_empty());
+        assert!(
+            s.pending_images.is_empty(),
+            "parked until the model is known"
+        );
+        assert!(send(&mut s, "What happens?").is_empty());
+        assert!(s.conversation.turns.is_empty(), "the message waits");
+
+        let mut info = vchat_info();
+        info.one_image_per_request = one_image;
+        let effects = s.update(Action::Engine(vchat::engine::EngineEvent::Ready {
+            request: RequestId::LOAD,
+            info,
+        }));
+        assert!(effects.iter().any(|e| matches!(e, Effect::Generate { .. })));
+        let Some(vchat::conversation::Turn::User(turn)) = s.conversation.turns.last() else {
+            panic!("the message was sent");
+        };
+        let (images, note) = clip.pick(one_image);
+        assert_eq!(labels(&turn.images), labels(&images));
+        assert_eq!(turn.text, format!("{note}\nWhat happens?"));
+        assert!(s.parked_clip.is_none() && s.pending_images.is_empty());
+    }
+}
+
+/// A model's description as the engine gives it, for tests without an engine.
+fn vchat_info() -> vchat::engine::ModelInfo {
+    vchat::engine::ModelInfo {
+        model: "m".into(),
+        architecture: "a".into(),
+        device: "cpu".into(),
+        dtype: "f32".into(),
+        quantization: "none".into(),
+        one_image_per_request: false,
+        backend: "local".into(),
+    }
 }

@@ -104,6 +104,7 @@ fn follow_ups_continue_the_chat_and_show_prompt_prints_it() {
             "--greedy",
             "--show-prompt",
             "--stats",
+            "--token-ids",
         ],
     );
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
@@ -124,6 +125,25 @@ fn follow_ups_continue_the_chat_and_show_prompt_prints_it() {
         "{err}"
     );
     assert!(err.contains("tokens/s"), "{err}");
+    // `--token-ids`: each answer's ids, as many as its statistics count.
+    for answer in 1..=2 {
+        let line = |prefix: String| {
+            err.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in {err}"))
+                .to_string()
+        };
+        let ids: Vec<u32> = line(format!("[answer {answer} ids] "))
+            .split(' ')
+            .map(|id| id.parse().expect("a token id"))
+            .collect();
+        let counted: usize = line(format!("[answer {answer}] "))
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a token count");
+        assert_eq!(ids.len(), counted, "{err}");
+    }
 }
 
 /// `--image` twice: both go with the first question. LLaVA-1.5 sees one image per request,
@@ -430,4 +450,148 @@ fn copy_dir(from: &Path, to: &Path) {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
+}
+
+/// The prompt section of `--show-prompt`'s output.
+fn prompt_shown(o: &Output) -> String {
+    let out = stdout(o);
+    out.split_once("--- the conversation as the model sees it ---")
+        .unwrap_or_else(|| panic!("no prompt section in {out}; stderr: {}", stderr(o)))
+        .1
+        .to_string()
+}
+
+/// What vchat tells the model about a 4-second clip sampled `frames` times.
+fn clip_line(clip: &Path, frames: usize) -> String {
+    use vchat::media::video::{format_time, sample_times, FrameSampling};
+    let (times, _) = sample_times(4.0, FrameSampling::Count(frames));
+    let times: Vec<String> = times.into_iter().map(format_time).collect();
+    format!(
+        "[video {}, 4.0 s long: {frames} frames at {} s",
+        clip.display(),
+        times.join(", ")
+    )
+}
+
+/// `--video` with LLaVA-1.5, which sees one image per request: one contact sheet of the 8
+/// frames goes with the question, and the text says which frames at which times it holds.
+#[test]
+fn a_clip_goes_to_llava_as_a_contact_sheet_with_its_times() {
+    let clip = red_clock_clip("red-clock.mp4");
+    let o = vchat(&[
+        "--model",
+        tiny_model().to_str().unwrap(),
+        "--video",
+        clip.to_str().unwrap(),
+        "--cpu",
+        "--prompt",
+        "What happens?",
+        "--greedy",
+        "--max-tokens",
+        "4",
+        "--show-prompt",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let prompt = prompt_shown(&o);
+    let expected = format!(
+        "USER: <image>\n{}; shown as one contact sheet, left to right and top to bottom]\nWhat happens? ASSISTANT:",
+        clip_line(&clip, 8)
+    );
+    assert!(
+        prompt.contains(&expected),
+        "{prompt}\nshould contain\n{expected}"
+    );
+}
+
+/// `--video` with a model that takes several images (Qwen2.5-VL): every sampled frame is an
+/// image of its own, in time order, named with its time in the text.
+#[test]
+fn a_clip_goes_to_qwen_as_frames_with_their_times() {
+    let model = generated_model("make_hf_qwen_vl.py", &["2.5"], "tiny-qwen2_5-vl");
+    let clip = red_clock_clip("red-clock.mp4");
+    let o = vchat(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--video",
+        clip.to_str().unwrap(),
+        "--frames",
+        "3",
+        "--cpu",
+        "--prompt",
+        "What happens?",
+        "--greedy",
+        "--max-tokens",
+        "4",
+        "--show-prompt",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let prompt = prompt_shown(&o);
+    let frame = "<|vision_start|><|image_pad|><|vision_end|>";
+    let expected = format!("{}{}]\nWhat happens?", frame.repeat(3), clip_line(&clip, 3));
+    assert!(
+        prompt.contains(&expected),
+        "{prompt}\nshould contain\n{expected}"
+    );
+}
+
+#[test]
+fn bad_videos_give_one_line_and_exit_3() {
+    let dir = scratch_dir().join("bad-videos");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("notes.mp4");
+    std::fs::write(&text, "this is not a video").unwrap();
+    let full = std::fs::read(red_clock_clip("red-clock.mp4")).unwrap();
+    let truncated = dir.join("truncated.mp4");
+    std::fs::write(&truncated, &full[..full.len() * 2 / 5]).unwrap();
+    let audio = ffmpeg_clip(
+        "audio-only.mp4",
+        &["-f", "lavfi", "-i", "sine=d=1", "-c:a", "aac"],
+    );
+    // Ten hours at one frame every 100 s: quick to write, too long to sample.
+    let long = ffmpeg_clip(
+        "ten-hours.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=16x16:r=0.01:d=36000",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let cases = [
+        (dir.join("missing.mp4"), "no such file"),
+        (text, "not a video ffmpeg can read"),
+        (truncated, "cannot use video"),
+        (audio, "no video stream"),
+        (long, "10.0 hours long"),
+    ];
+    for (clip, expected) in cases {
+        let o = vchat(&[
+            "--model",
+            tiny_model().to_str().unwrap(),
+            "--video",
+            clip.to_str().unwrap(),
+            "--prompt",
+            "hi",
+        ]);
+        assert_one_line_error(&o, 3, expected);
+    }
+
+    // Without ffmpeg on the PATH: one line that says what to install.
+    let empty = dir.join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vchat"))
+        .args(["--model", tiny_model().to_str().unwrap(), "--video"])
+        .arg(red_clock_clip("red-clock.mp4"))
+        .args(["--prompt", "hi"])
+        .env("PATH", &empty)
+        .env("VCHAT_CONFIG_DIR", scratch_dir().join("cli-config"))
+        .env("VCHAT_DATA_DIR", scratch_dir().join("cli-data"))
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, 3, "install ffmpeg");
 }

@@ -242,3 +242,76 @@ fn a_hang_up_mid_answer_saves_it_and_resume_shows_it() {
         s.contains("Tell me a long story") && s.contains("tokens · interrupted")
     });
 }
+
+/// A clip in the app, with a model that takes several images (a tiny Qwen2.5-VL): its frames
+/// are attached, the line that times them waits at the start of the input, the image pane
+/// steps through the frames with their times in its title, and the message goes with them.
+#[test]
+fn a_clip_attaches_its_frames_and_the_image_pane_steps_through_them() {
+    let model = common::generated_model("make_hf_qwen_vl.py", &["2.5"], "tiny-qwen2_5-vl");
+    let home = tempfile::tempdir().unwrap();
+    // Four frames of 500 ms (a 2-second clip), named without a folder so the title has room.
+    let colours: Vec<[u8; 3]> = (0..4).map(|i| [60 * i as u8, 100, 200]).collect();
+    std::fs::write(
+        home.path().join("loop.gif"),
+        common::animated_gif(&colours, 500),
+    )
+    .unwrap();
+    let command = format!(
+        "cd {home} && env VCHAT_CACHE_DIR={home} VCHAT_CONFIG_DIR={home} VCHAT_DATA_DIR={home} HF_HUB_OFFLINE=1 {} --model {} --video loop.gif --frames 4 --cpu --greedy --max-tokens 3; echo VCHAT-EXITED $?; exec sleep 600",
+        shell_quote(Path::new(env!("CARGO_BIN_EXE_vchat"))),
+        shell_quote(&model),
+        home = shell_quote(home.path()),
+    );
+    let tmux = Tmux::start_named(&command, "clip");
+    tmux.wait_for("the frames to be attached", |s| {
+        s.contains("video ready: 4 frames as frames")
+    });
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("[video loop.gif, 2.0 s long: 4 frames at 0.2, 0.8, 1.2, 1.8 s]"),
+        "the note waits in the input:\n{screen}"
+    );
+    assert!(screen.contains("Image: loop.gif @ 0.2 s"), "{screen}");
+
+    // Tab to the image pane (input → chat → settings → image), then step through the frames.
+    tmux.keys("", &["Tab", "Tab", "Tab"]);
+    for time in ["0.8", "1.2", "1.8"] {
+        tmux.keys("", &["Right"]);
+        tmux.wait_for("the next frame", |s| {
+            s.contains(&format!("Image: loop.gif @ {time} s"))
+        });
+    }
+    tmux.keys("", &["Left"]);
+    tmux.wait_for("the frame before", |s| {
+        s.contains("Image: loop.gif @ 1.2 s")
+    });
+
+    // Back to the input: the question goes after the note, with the four frames.
+    tmux.keys("", &["Tab"]);
+    tmux.keys("What changes?", &["Enter"]);
+    tmux.wait_for("the answer's stats", |s| s.contains("tokens/s"));
+    tmux.keys("/quit", &["Enter"]);
+    tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED 0"));
+
+    // The saved chat holds the message with the note, the question and the four frames.
+    let store = vchat::chats::ChatStore::new(home.path());
+    let (chats, problems) = store.list();
+    assert!(problems.is_empty() && chats.len() == 1, "{problems:?}");
+    let saved = store.load(&chats[0].id).unwrap();
+    let chat = vchat::chats::to_conversation(&saved.file, &saved.images);
+    let Some(vchat::conversation::Turn::User(turn)) = chat.turns.first() else {
+        panic!("the message was saved");
+    };
+    assert!(turn.text.starts_with("[video loop.gif") && turn.text.ends_with("What changes?"));
+    let labels: Vec<&str> = turn.images.iter().map(|i| i.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "loop.gif @ 0.2 s",
+            "loop.gif @ 0.8 s",
+            "loop.gif @ 1.2 s",
+            "loop.gif @ 1.8 s"
+        ]
+    );
+}

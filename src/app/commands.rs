@@ -44,6 +44,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/image PATH|URL",
         "attach an image to the next message (Tab completes paths); again for more",
     ),
+    (
+        "/video PATH|URL",
+        "attach a clip's sampled frames (MP4, WebM, MKV, MOV via ffmpeg; animated GIF, PNG, WebP)",
+    ),
     ("/detach", "take the attached images off the next message"),
     (
         "/new [PATH|URL]",
@@ -94,6 +98,9 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
     Some(match name {
         "image" | "img" if args.is_empty() => Err("usage: /image PATH|URL".into()),
         "image" | "img" => Ok(Command::Image(args.to_string())),
+        // A clip given to /image is a clip as well: the file decides, not the command.
+        "video" if args.is_empty() => Err("usage: /video PATH|URL".into()),
+        "video" => Ok(Command::Image(args.to_string())),
         "detach" => Ok(Command::Detach),
         "new" | "clear" => Ok(Command::New((!args.is_empty()).then(|| args.to_string()))),
         "system" => Ok(Command::System(args.to_string())),

@@ -21,6 +21,13 @@ impl State {
             self.notify("the message goes once the image is loaded", false);
             return vec![];
         }
+        if self.parked_clip.is_some() {
+            // The clip's form (frames or contact sheet) waits for the model: so does the
+            // message.
+            self.send_when_images_ready = true;
+            self.notify("the message goes once the model is loaded", false);
+            return vec![];
+        }
         let text = self.input.take();
         let images = std::mem::take(&mut self.pending_images);
         self.conversation.push_user(text, images);
@@ -93,10 +100,12 @@ impl State {
                     self.add_note(EntryKind::Notice, &warning);
                 }
                 self.model = ModelStatus::Ready(info);
+                let mut effects = vec![];
                 if self.generation == Generation::Queued {
-                    return self.start_generation();
+                    effects = self.start_generation();
                 }
-                vec![]
+                effects.extend(self.release_parked_clip());
+                effects
             }
             EngineEvent::LoadFailed { message, .. } => {
                 let message = one_line(&message);
@@ -108,7 +117,8 @@ impl State {
                 if self.generation == Generation::Queued {
                     self.generation = Generation::Idle;
                 }
-                vec![]
+                // A parked clip is attached as its frames: nothing the user chose is lost.
+                self.release_parked_clip()
             }
             EngineEvent::Prompt { request, text } => {
                 // Only the prompt view asked last is shown (not one of a chat left since).

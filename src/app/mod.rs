@@ -4,6 +4,7 @@
 
 mod chat;
 pub mod chat_list;
+mod clips;
 pub mod commands;
 mod generation;
 pub mod input;
@@ -102,6 +103,13 @@ pub enum Action {
         ticket: Ticket,
         source: String,
         result: Result<ChatImage, String>,
+    },
+    /// A clip asked for by [`Effect::LoadImage`] was sampled: its frames (or contact sheet) and
+    /// the line that tells the model what they are (or a one-line failure).
+    ClipLoaded {
+        ticket: Ticket,
+        source: String,
+        result: Result<crate::media::video::ClipForModels, String>,
     },
     /// The path completion asked for by [`Effect::CompletePath`]: `completed` replaces the
     /// input if it still reads `typed`.
@@ -313,6 +321,9 @@ pub struct State {
     pub images_queued: std::collections::VecDeque<String>,
     /// Enter was pressed while an image loaded: the message goes once its images are in.
     pub send_when_images_ready: bool,
+    /// A clip sampled before the model was loaded: attached as frames or as a contact sheet
+    /// once the model says which it takes (see `clips.rs`).
+    pub parked_clip: Option<crate::media::video::ClipForModels>,
     pub notice: Option<Notice>,
     /// Lines scrolled up from the bottom of the chat; 0 follows the stream.
     pub scroll: usize,
@@ -388,6 +399,7 @@ impl State {
             image_loading: None,
             images_queued: std::collections::VecDeque::new(),
             send_when_images_ready: false,
+            parked_clip: None,
             notice: None,
             scroll: 0,
             ctrl_c_armed: false,

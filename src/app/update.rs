@@ -159,7 +159,12 @@ impl State {
                 }
                 vec![]
             }
-            Action::ImageLoaded { ticket, result, .. } => self.on_image_loaded(ticket, result),
+            Action::ImageLoaded { ticket, result, .. } => {
+                self.on_image_loaded(ticket, result.map(super::clips::Loaded::Image))
+            }
+            Action::ClipLoaded { ticket, result, .. } => {
+                self.on_image_loaded(ticket, result.map(super::clips::Loaded::Clip))
+            }
             editing => {
                 self.edit(editing);
                 vec![]
@@ -167,12 +172,12 @@ impl State {
         }
     }
 
-    /// An image load finished: attached unless a later /image replaced it; then the next
-    /// image queued starts loading.
+    /// An image (or clip) load finished: attached unless a later /image replaced it; then the
+    /// next image queued starts loading.
     fn on_image_loaded(
         &mut self,
         ticket: super::Ticket,
-        result: Result<crate::conversation::ChatImage, String>,
+        result: Result<super::clips::Loaded, String>,
     ) -> Vec<Effect> {
         // A load that a later /image replaced: its result is dropped.
         if self.image_loading.as_ref().map(|(t, _)| *t) != Some(ticket) {
@@ -180,7 +185,7 @@ impl State {
         }
         self.image_loading = None;
         match result {
-            Ok(image) => {
+            Ok(super::clips::Loaded::Image(image)) => {
                 let label = one_line(&image.label);
                 self.note_one_image_per_request();
                 self.shown_image = Some(image.clone());
@@ -191,6 +196,7 @@ impl State {
                 };
                 self.notify(message, false);
             }
+            Ok(super::clips::Loaded::Clip(clip)) => self.on_clip_sampled(clip),
             Err(message) => {
                 // The message that waited for this image stays in the input.
                 self.send_when_images_ready = false;
@@ -201,7 +207,10 @@ impl State {
             Some(next) => self.load_image(next),
             None => vec![],
         };
-        if self.image_loading.is_none() && std::mem::take(&mut self.send_when_images_ready) {
+        if self.image_loading.is_none()
+            && self.parked_clip.is_none()
+            && std::mem::take(&mut self.send_when_images_ready)
+        {
             effects.extend(self.send_message());
         }
         effects
@@ -451,7 +460,9 @@ impl State {
                 // Loads still under way are dropped too: their results would attach again.
                 let count = self.pending_images.len()
                     + self.images_queued.len()
-                    + usize::from(self.image_loading.is_some());
+                    + usize::from(self.image_loading.is_some())
+                    + usize::from(self.parked_clip.is_some());
+                self.parked_clip = None;
                 self.pending_images.clear();
                 self.images_queued.clear();
                 self.image_loading = None;
@@ -489,6 +500,7 @@ impl State {
                 // the same picture.
                 self.images_queued.clear();
                 self.send_when_images_ready = false;
+                self.parked_clip = None;
                 self.pending_images = match image {
                     Some(_) => Vec::new(),
                     None => self.shown_image.iter().cloned().collect(),

@@ -10,14 +10,19 @@
 //! Greedy decoding goes through the same path (the processor takes the argmax), so the
 //! processor knows every generated token id and when the first and last were picked: exact
 //! statistics, whatever the detokenizer holds back.
+//!
+//! What it costs per token: on a GPU too, mistral.rs 0.8.1 copies the logits to the host before
+//! any processor runs (`Sampler::sample`: `logits.to_vec1()`), so this processor adds no device
+//! transfer; it reads the host copy, picks (vchat-sampler: no sort of the whole vocabulary, one
+//! exponential per token for the softmax total) and writes a one-token mask on the host.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use mistralrs::{CustomLogitsProcessor, Tensor};
 
-use crate::rng::SplitMix64;
 use crate::sampling::SamplingSettings;
+use vchat_sampler::{argmax, sample, Distribution, SplitMix64};
 
 /// The tokens of one answer, with the time the first and the last were picked.
 #[derive(Debug, Clone, Default)]
@@ -25,15 +30,6 @@ pub struct TokenLog {
     pub ids: Vec<u32>,
     pub first: Option<Instant>,
     pub last: Option<Instant>,
-}
-
-/// The parameters that shape the distribution (greedy when `None`).
-#[derive(Debug, Clone)]
-struct Distribution {
-    temperature: f64,
-    top_k: usize,
-    top_p: f64,
-    min_p: f64,
 }
 
 /// Picks each generated token (argmax when greedy) and records it.
@@ -128,135 +124,12 @@ impl CustomLogitsProcessor for VchatSampler {
     }
 }
 
-/// The first index of the largest value, as torch's argmax.
-fn argmax(values: &[f32]) -> usize {
-    values
-        .iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-            if v > best.1 {
-                (i, v)
-            } else {
-                best
-            }
-        })
-        .0
-}
-
-/// Picks a token index from `logits` given a uniform draw in [0, 1): temperature, then top-k,
-/// top-p and min-p, in the order transformers applies them.
-///
-/// Sorting the whole vocabulary at every token cost more than the rest of the step on a large
-/// vocabulary (Qwen's 152k). At the temperatures people use, all but the first few hundred
-/// tokens hold a negligible share, so only the tokens that could matter are sorted: with top-k
-/// exactly the k best, otherwise those whose weight is at least `floor` of the best one's; the
-/// walk goes deeper only when top-p or the draw reaches past them. The tokens and their order
-/// are the full sort's; only the total the shares are divided by may be summed in another order
-/// (a last-bit difference).
-fn sample(logits: &[f32], d: &Distribution, draw: f64) -> usize {
-    let scaled = |l: f32| f64::from(l) / d.temperature;
-    let finite = || {
-        logits
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.is_finite())
-            .map(|(i, &l)| (i, scaled(l)))
-    };
-    let best = finite().fold(f64::NEG_INFINITY, |m, (_, s)| m.max(s));
-    if best == f64::NEG_INFINITY {
-        return 0;
-    }
-    // Best first; equal logits by index, as a stable sort of the whole vocabulary leaves them.
-    let by_rank = |a: &(usize, f64), b: &(usize, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    let weight = |s: f64| (s - best).exp();
-    let sorted_total = |head: &[(usize, f64)]| head.iter().map(|&(_, s)| weight(s)).sum::<f64>();
-
-    if d.top_k > 0 {
-        let mut head: Vec<(usize, f64)> = finite().collect();
-        if head.len() > d.top_k {
-            head.select_nth_unstable_by(d.top_k - 1, by_rank);
-            head.truncate(d.top_k);
-        }
-        head.sort_by(by_rank);
-        let total = sorted_total(&head);
-        return choose(&head, best, total, true, d, draw).unwrap_or(0);
-    }
-    let total: f64 = finite().map(|(_, s)| weight(s)).sum();
-    // Below min-p's threshold a token is dropped anyway: the head must hold every token above it.
-    let mut floor = if d.min_p > 0.0 {
-        (d.min_p / 2.0).min(1e-4)
-    } else {
-        1e-4
-    };
-    loop {
-        let mut head: Vec<(usize, f64)> = finite()
-            .filter(|&(_, s)| floor == 0.0 || weight(s) >= floor)
-            .collect();
-        head.sort_by(by_rank);
-        let complete = floor == 0.0;
-        let total = if complete { sorted_total(&head) } else { total };
-        if let Some(index) = choose(&head, best, total, complete, d, draw) {
-            return index;
-        }
-        floor = if floor > 1e-200 { floor * 1e-8 } else { 0.0 };
-    }
-}
-
-/// The walk over `head` (best first, each token's logit ÷ temperature): top-p, min-p, then the
-/// draw. `None` when the walk would go past `head` while `head` is not every candidate.
-fn choose(
-    head: &[(usize, f64)],
-    best: f64,
-    total: f64,
-    mut complete: bool,
-    d: &Distribution,
-    draw: f64,
-) -> Option<usize> {
-    let mut probs: Vec<(usize, f64)> = head
-        .iter()
-        .map(|&(i, s)| (i, (s - best).exp() / total))
-        .collect();
-    if d.top_p < 1.0 {
-        let mut cumulative = 0.0;
-        let nucleus = probs.iter().position(|&(_, p)| {
-            cumulative += p;
-            cumulative >= d.top_p
-        });
-        match nucleus {
-            Some(last) => probs.truncate(last + 1),
-            None if !complete => return None,
-            None => {}
-        }
-        complete = true;
-        normalise(&mut probs);
-    }
-    if d.min_p > 0.0 {
-        // Every token above the threshold is in `head` (see `floor` in `sample`).
-        let threshold = probs[0].1 * d.min_p;
-        probs.retain(|&(_, p)| p >= threshold);
-        complete = true;
-        normalise(&mut probs);
-    }
-    let mut cumulative = 0.0;
-    for &(index, p) in &probs {
-        cumulative += p;
-        if draw < cumulative {
-            return Some(index);
-        }
-    }
-    complete.then(|| probs.last().map_or(0, |&(i, _)| i))
-}
-
-fn normalise(probs: &mut [(usize, f64)]) {
-    let total: f64 = probs.iter().map(|(_, p)| p).sum();
-    if total > 0.0 {
-        probs.iter_mut().for_each(|(_, p)| *p /= total);
-    }
-}
-
+// The picking itself lives in the `vchat-sampler` crate (optimised even in debug builds); its
+// tests are here, where `cargo test` runs them.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vchat_sampler::normalise;
 
     fn dist(top_k: usize, top_p: f64, min_p: f64) -> Distribution {
         Distribution {

@@ -1,7 +1,9 @@
-//! Images from local paths and http(s) URLs, decoded under limits and downscaled when huge.
+//! Images and video clips from local paths and http(s) URLs, decoded under limits and
+//! downscaled when huge.
 
 mod decode;
 mod fetch;
+pub mod video;
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,6 +37,10 @@ pub enum MediaError {
     TooMuchMemory { source_name: String, reason: String },
     #[error("cannot fetch {url}: {reason}")]
     Fetch { url: String, reason: String },
+    #[error("cannot use video {source_name}: {reason}")]
+    Video { source_name: String, reason: String },
+    #[error("video needs the {0} program, which is not on the PATH: install ffmpeg (apt install ffmpeg, dnf install ffmpeg, brew install ffmpeg)")]
+    MissingTool(String),
 }
 
 /// Limits and timeouts for loading images.
@@ -45,6 +51,8 @@ pub struct MediaOptions {
     /// Largest download accepted, in bytes.
     pub max_download_bytes: u64,
     pub limits: DecodeLimits,
+    /// How many frames a clip gives.
+    pub frame_sampling: video::FrameSampling,
 }
 
 impl Default for MediaOptions {
@@ -53,6 +61,7 @@ impl Default for MediaOptions {
             fetch_timeout: Duration::from_secs(30),
             max_download_bytes: 64 * 1024 * 1024,
             limits: DecodeLimits::default(),
+            frame_sampling: video::FrameSampling::default(),
         }
     }
 }
@@ -83,6 +92,117 @@ pub async fn load_image(source: &str, options: &MediaOptions) -> Result<ChatImag
         source_name: source.to_string(),
         reason: e.to_string(),
     })?
+}
+
+/// True when `source` is a clip rather than a still image: a container video (by its name) or
+/// an animated GIF, APNG or WebP (by its content, read here).
+pub async fn is_clip(source: &str) -> bool {
+    if video::is_container_video(source) {
+        return true;
+    }
+    if is_url(source) {
+        return false;
+    }
+    let Ok(bytes) = tokio::fs::read(source).await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || {
+        let limits = DecodeLimits::default();
+        // One frame is enough to tell: sampling one frame decodes at most the first.
+        video::clip_from_animation(&bytes, "", video::FrameSampling::Count(1), &limits)
+            .is_ok_and(|clip| clip.is_some())
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Samples a clip (container video or animated image) from a path or an http(s) URL.
+pub async fn load_clip(
+    source: &str,
+    options: &MediaOptions,
+    sampling: video::FrameSampling,
+) -> Result<video::Clip, MediaError> {
+    let limits = options.limits.clone();
+    let label = source.to_string();
+    if !video::is_container_video(source) {
+        let bytes = if is_url(source) {
+            fetch::fetch_bytes(source, options).await?
+        } else {
+            read_file(source).await?
+        };
+        return tokio::task::spawn_blocking(move || {
+            video::clip_from_animation(&bytes, &label, sampling, &limits)?.ok_or_else(|| {
+                MediaError::Video {
+                    source_name: label.clone(),
+                    reason: "it is a still image, not a clip (use /image)".into(),
+                }
+            })
+        })
+        .await
+        .map_err(|e| join_error(source, e))?;
+    }
+    // ffmpeg seeks in the file: a URL's clip is downloaded (under the usual limits) to a
+    // private temporary file first, removed when done.
+    let download = if is_url(source) {
+        let bytes = fetch::fetch_bytes(source, options).await?;
+        Some(TempClip::write(&bytes).map_err(|e| MediaError::Unreadable {
+            path: source.into(),
+            reason: e.to_string(),
+        })?)
+    } else {
+        if !Path::new(source).is_file() {
+            return Err(MediaError::Video {
+                source_name: source.into(),
+                reason: "no such file".into(),
+            });
+        }
+        None
+    };
+    let path = download
+        .as_ref()
+        .map_or_else(|| Path::new(source).to_path_buf(), |d| d.0.clone());
+    tokio::task::spawn_blocking(move || {
+        let clip = video::clip_from_video_file(&path, &label, sampling, &limits);
+        drop(download);
+        clip
+    })
+    .await
+    .map_err(|e| join_error(source, e))?
+}
+
+fn join_error(source: &str, e: tokio::task::JoinError) -> MediaError {
+    MediaError::Corrupt {
+        source_name: source.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// A downloaded clip in the system's temporary folder, readable by its owner only, removed
+/// when dropped.
+struct TempClip(std::path::PathBuf);
+
+impl TempClip {
+    fn write(bytes: &[u8]) -> std::io::Result<Self> {
+        use std::io::Write;
+        let name = format!(
+            "vchat-clip-{}-{:016x}",
+            std::process::id(),
+            crate::rng::fresh_seed()
+        );
+        let path = std::env::temp_dir().join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&path)?.write_all(bytes)?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempClip {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 async fn read_file(source: &str) -> Result<Vec<u8>, MediaError> {

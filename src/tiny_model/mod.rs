@@ -29,7 +29,18 @@ pub struct TinyLlavaSpec {
     pub image_size: usize,
     pub patch_size: usize,
     pub tokenizer: TokenizerFlavour,
+    /// The vocabulary's size at least (the extra ids are never produced: their head rows are 0).
+    pub min_vocab: usize,
+    pub dtype: WeightDtype,
     pub seed: u64,
+}
+
+/// The weights' type in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightDtype {
+    F32,
+    /// Half the bytes: a 7B model in 14 GB (what a GPU runs it in).
+    Bf16,
 }
 
 impl TinyLlavaSpec {
@@ -48,6 +59,8 @@ impl TinyLlavaSpec {
             image_size: 336,
             patch_size: 14,
             tokenizer: TokenizerFlavour::Small,
+            min_vocab: 0,
+            dtype: WeightDtype::F32,
             seed: 1234,
         }
     }
@@ -67,12 +80,32 @@ impl TinyLlavaSpec {
             ..Self::tiny()
         }
     }
+
+    /// LLaVA-1.5-7B's shape (Llama-2-7B with its 32064-token vocabulary, CLIP ViT-L/14 at 336
+    /// pixels), in BF16: 7.1B random parameters, for measuring a GPU without downloading weights.
+    pub fn llava_7b() -> Self {
+        Self {
+            text_hidden: 4096,
+            text_layers: 32,
+            text_heads: 32,
+            text_kv_heads: 32,
+            text_intermediate: 11008,
+            vision_hidden: 1024,
+            vision_layers: 24,
+            vision_heads: 16,
+            vision_intermediate: 4096,
+            min_vocab: 32064,
+            dtype: WeightDtype::Bf16,
+            ..Self::tiny()
+        }
+    }
 }
 
 /// Writes the model files into `dir` (created if missing).
 pub fn write_tiny_llava(dir: &Path, spec: &TinyLlavaSpec) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let vocab = tokenizer::build(spec.tokenizer);
+    let mut vocab = tokenizer::build(spec.tokenizer);
+    vocab.pad_to(spec.min_vocab);
     let write = |name: &str, value: &serde_json::Value| -> Result<()> {
         let text = serde_json::to_string_pretty(value)?;
         std::fs::write(dir.join(name), text).with_context(|| format!("cannot write {name}"))
@@ -129,6 +162,10 @@ pub fn pattern_image(variant: u32) -> image::DynamicImage {
 }
 
 fn config_json(spec: &TinyLlavaSpec, vocab: &tokenizer::Vocab) -> serde_json::Value {
+    let torch_dtype = match spec.dtype {
+        WeightDtype::F32 => "float32",
+        WeightDtype::Bf16 => "bfloat16",
+    };
     json!({
         "architectures": ["LlavaForConditionalGeneration"],
         "model_type": "llava",
@@ -140,7 +177,7 @@ fn config_json(spec: &TinyLlavaSpec, vocab: &tokenizer::Vocab) -> serde_json::Va
         "vision_feature_layer": -2,
         "vision_feature_select_strategy": "default",
         "tie_word_embeddings": false,
-        "torch_dtype": "float32",
+        "torch_dtype": torch_dtype,
         "vocab_size": vocab.vocab_size,
         "text_config": {
             "model_type": "llama",
@@ -159,7 +196,7 @@ fn config_json(spec: &TinyLlavaSpec, vocab: &tokenizer::Vocab) -> serde_json::Va
             "bos_token_id": vocab.bos_id,
             "eos_token_id": vocab.eos_id,
             "pad_token_id": vocab.pad_id,
-            "torch_dtype": "float32"
+            "torch_dtype": torch_dtype
         },
         "vision_config": {
             "model_type": "clip_vision_model",

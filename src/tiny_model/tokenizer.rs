@@ -94,6 +94,18 @@ pub struct Vocab {
     pub vocab_size: usize,
 }
 
+impl Vocab {
+    /// Grows the vocabulary to `size` ids when it is smaller: the new ids are non-text (never
+    /// produced), as the real LLaVA-1.5's padding ids are.
+    pub fn pad_to(&mut self, size: usize) {
+        if size > self.vocab_size {
+            self.non_text_ids
+                .extend(self.vocab_size as u32..size as u32);
+            self.vocab_size = size;
+        }
+    }
+}
+
 pub fn build(flavour: TokenizerFlavour) -> Vocab {
     let mut vocab: Vec<String> = vec!["<unk>".into(), "<s>".into(), "</s>".into()];
     vocab.extend((0..=255u8).map(|b| format!("<0x{b:02X}>")));

@@ -1,48 +1,55 @@
-//! Random weights under the llava-hf tensor names, written as F32 safetensors.
+//! Random weights under the llava-hf tensor names, written as F32 or BF16 safetensors.
 
 use std::path::Path;
 
+use std::io::{BufWriter, Write};
+
 use anyhow::{Context, Result};
-use safetensors::tensor::{Dtype, TensorView};
 
 use super::tokenizer::Vocab;
-use super::TinyLlavaSpec;
+use super::{TinyLlavaSpec, WeightDtype};
 use crate::rng::SplitMix64;
 
 /// Standard deviation of random matrices: large enough that the logits are decisive, so that
 /// two correct implementations pick the same argmax despite rounding differences.
 const INIT_STD: f32 = 0.05;
 
+/// How a tensor's values are made: drawn in the order the tensors are added, so the same seed
+/// gives the same weights whatever the file's dtype.
+enum Values {
+    Random,
+    Constant(f32),
+}
+
+/// One tensor to write: generated only when its turn comes, so that a 7B-parameter model is
+/// written without holding it in memory.
 struct Tensor {
     name: String,
     shape: Vec<usize>,
-    data: Vec<f32>,
+    values: Values,
+    /// Rows set to zero after drawing (the language model head's non-text tokens).
+    zero_rows: Vec<usize>,
 }
 
 struct Builder {
-    rng: SplitMix64,
     tensors: Vec<Tensor>,
 }
 
 impl Builder {
     fn random(&mut self, name: impl Into<String>, shape: &[usize]) {
-        let n = shape.iter().product();
-        let data = (0..n)
-            .map(|_| self.rng.uniform_with_std(INIT_STD))
-            .collect();
-        self.push(name, shape, data);
+        self.push(name, shape, Values::Random);
     }
 
     fn constant(&mut self, name: impl Into<String>, shape: &[usize], value: f32) {
-        let n = shape.iter().product();
-        self.push(name, shape, vec![value; n]);
+        self.push(name, shape, Values::Constant(value));
     }
 
-    fn push(&mut self, name: impl Into<String>, shape: &[usize], data: Vec<f32>) {
+    fn push(&mut self, name: impl Into<String>, shape: &[usize], values: Values) {
         self.tensors.push(Tensor {
             name: name.into(),
             shape: shape.to_vec(),
-            data,
+            values,
+            zero_rows: Vec::new(),
         });
     }
 
@@ -60,7 +67,6 @@ impl Builder {
 
 pub fn write(path: &Path, spec: &TinyLlavaSpec, vocab: &Vocab) -> Result<()> {
     let mut b = Builder {
-        rng: SplitMix64::new(spec.seed),
         tensors: Vec::new(),
     };
     add_language_model(&mut b, spec, vocab);
@@ -75,29 +81,59 @@ pub fn write(path: &Path, spec: &TinyLlavaSpec, vocab: &Vocab) -> Result<()> {
         spec.text_hidden,
         spec.text_hidden,
     );
-
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = b
-        .tensors
-        .into_iter()
-        .map(|t| {
-            let raw = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (t.name, raw, t.shape)
-        })
-        .collect();
-    let views = bytes
-        .iter()
-        .map(|(name, raw, shape)| {
-            let view = TensorView::new(Dtype::F32, shape.clone(), raw)
-                .with_context(|| format!("tensor {name}"))?;
-            Ok((name.clone(), view))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let metadata = Some(std::collections::HashMap::from([(
-        "format".to_string(),
-        "pt".to_string(),
-    )]));
-    safetensors::serialize_to_file(views, metadata, path)
+    write_safetensors(path, &b.tensors, spec)
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The safetensors layout written by hand, one tensor at a time: an 8-byte header length, the
+/// JSON header (names, dtypes, shapes, byte ranges; padded to 8 bytes), then the data.
+fn write_safetensors(path: &Path, tensors: &[Tensor], spec: &TinyLlavaSpec) -> Result<()> {
+    let (dtype, width) = match spec.dtype {
+        WeightDtype::F32 => ("F32", 4),
+        WeightDtype::Bf16 => ("BF16", 2),
+    };
+    let mut header = serde_json::Map::new();
+    header.insert("__metadata__".into(), serde_json::json!({"format": "pt"}));
+    let mut offset = 0usize;
+    for t in tensors {
+        let bytes = t.shape.iter().product::<usize>() * width;
+        header.insert(
+            t.name.clone(),
+            serde_json::json!({"dtype": dtype, "shape": t.shape, "data_offsets": [offset, offset + bytes]}),
+        );
+        offset += bytes;
+    }
+    let mut header = serde_json::to_vec(&header)?;
+    header.resize(header.len().div_ceil(8) * 8, b' ');
+
+    let mut out = BufWriter::with_capacity(1 << 22, std::fs::File::create(path)?);
+    out.write_all(&(header.len() as u64).to_le_bytes())?;
+    out.write_all(&header)?;
+    let mut rng = SplitMix64::new(spec.seed);
+    let mut raw = Vec::new();
+    for t in tensors {
+        let n: usize = t.shape.iter().product();
+        let mut data: Vec<f32> = match t.values {
+            Values::Random => (0..n).map(|_| rng.uniform_with_std(INIT_STD)).collect(),
+            Values::Constant(value) => vec![value; n],
+        };
+        let row = t.shape.last().copied().unwrap_or(1);
+        for &r in &t.zero_rows {
+            data[r * row..(r + 1) * row].fill(0.0);
+        }
+        raw.clear();
+        match spec.dtype {
+            WeightDtype::F32 => raw.extend(data.iter().flat_map(|v| v.to_le_bytes())),
+            // Round to nearest (ties away): random weights need no more care than that.
+            WeightDtype::Bf16 => raw.extend(
+                data.iter()
+                    .flat_map(|v| (((v.to_bits() + 0x8000) >> 16) as u16).to_le_bytes()),
+            ),
+        }
+        out.write_all(&raw)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn add_language_model(b: &mut Builder, spec: &TinyLlavaSpec, vocab: &Vocab) {
@@ -131,11 +167,8 @@ fn add_language_model(b: &mut Builder, spec: &TinyLlavaSpec, vocab: &Vocab) {
     b.random("language_model.lm_head.weight", &[vocab_size, h]);
     // A zero row gives a zero logit, below the best text token's: the random model never
     // answers greedily with a token that decodes to nothing.
-    let lm_head = &mut b.tensors.last_mut().expect("just pushed").data;
-    for &id in &vocab.non_text_ids {
-        let row = id as usize * h;
-        lm_head[row..row + h].fill(0.0);
-    }
+    let lm_head = b.tensors.last_mut().expect("just pushed");
+    lm_head.zero_rows = vocab.non_text_ids.iter().map(|&id| id as usize).collect();
 }
 
 fn add_vision_tower(b: &mut Builder, spec: &TinyLlavaSpec) {

@@ -1,6 +1,6 @@
 //! A file dropped onto the terminal, or an image path or URL pasted: terminals paste a dropped
 //! file as its path, quoted or escaped in their own way (`'/a b.png'`, `/a\ b.png`,
-//! `file:///a%20b.png`). A paste that is nothing but one image is attached, as Ollama's and
+//! `file:///a%20b.png`). A paste that is nothing but one image (or video clip) is attached, as Ollama's and
 //! crush's users expect; anything else is text for the input.
 
 use std::path::Path;
@@ -24,7 +24,10 @@ pub fn pasted_image(pasted: &str) -> Option<String> {
         .extension()?
         .to_str()?
         .to_ascii_lowercase();
-    if !IMAGE_EXTENSIONS.contains(&extension.as_str()) {
+    // Clips are attached the same way (their frames): see media::video.
+    if !IMAGE_EXTENSIONS.contains(&extension.as_str())
+        && !crate::media::video::is_container_video(path_part)
+    {
         return None;
     }
     (is_url || Path::new(&item).is_file()).then_some(item)

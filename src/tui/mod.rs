@@ -82,6 +82,7 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
     }
     let media = MediaOptions {
         fetch_timeout: Duration::from_secs_f64(args.fetch_timeout),
+        frame_sampling: args.frame_sampling(),
         ..MediaOptions::default()
     };
     let mut terminal =
@@ -109,7 +110,8 @@ pub async fn run(args: &ChatArgs, cache_dir: PathBuf) -> Result<(), Exit> {
     // from stdin (and nothing after it).
     let mut images = ImageRenderer::new(images::pick(protocol));
 
-    for source in &args.image {
+    // Clips load like images (the file decides): `--video` is attached the same way.
+    for source in args.video.iter().chain(&args.image) {
         session.dispatch(Action::AttachImage(source.clone()));
     }
     let result = event_loop(&mut terminal, &mut session, &theme, &mut images).await;

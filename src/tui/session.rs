@@ -148,6 +148,19 @@ impl Session {
                 let tx = self.results_tx.clone();
                 let media = self.media.clone();
                 tokio::spawn(async move {
+                    if media::is_clip(&source).await {
+                        // Both forms (frames, contact sheet): the model may not be known yet.
+                        let result = media::load_clip(&source, &media, media.frame_sampling)
+                            .await
+                            .and_then(|clip| media::video::ClipForModels::new(&clip))
+                            .map_err(|e| one_line(&e.to_string()));
+                        let _ = tx.send(Action::ClipLoaded {
+                            ticket,
+                            source,
+                            result,
+                        });
+                        return;
+                    }
                     let result = media::load_image(&source, &media)
                         .await
                         .map_err(|e| one_line(&e.to_string()));

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use image::DynamicImage;
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, DynamicImage, Frame, Rgba, RgbaImage};
 use tokio::sync::mpsc::UnboundedReceiver;
 use vchat::conversation::{AnswerStats, ChatImage};
 use vchat::engine::{
@@ -253,4 +254,66 @@ pub fn generated_model(generator: &str, args: &[&str], name: &str) -> PathBuf {
         run_reference(generator, &all, None);
     }
     dir
+}
+
+/// A video written by the `ffmpeg` program (which vchat uses for container video and CI
+/// installs) from its built-in sources: `args` go between `ffmpeg -v error -y` and the output
+/// path, `scratch_dir()/name`.
+pub fn ffmpeg_clip(name: &str, args: &[&str]) -> PathBuf {
+    let path = scratch_dir().join(name);
+    if !path.is_file() {
+        let output = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-nostdin"])
+            .args(args)
+            .arg(&path)
+            .output()
+            .expect("the ffmpeg program (vchat's video tests need it on the PATH)");
+        assert!(
+            output.status.success(),
+            "ffmpeg {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    path
+}
+
+/// A 4-second 64 × 64 clip at 10 frames per second whose red level tells the time: 50 per
+/// second (0 at the start, 200 at the end), so a sampled frame shows when it was taken.
+pub fn red_clock_clip(name: &str) -> PathBuf {
+    ffmpeg_clip(
+        name,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x64:r=10:d=4,geq=r='50*T':g=0:b=0",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-qp",
+            "0",
+        ],
+    )
+}
+
+/// An animated GIF of `colours`, each shown for `delay_ms`.
+pub fn animated_gif(colours: &[[u8; 3]], delay_ms: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(std::io::Cursor::new(&mut bytes));
+        encoder.set_repeat(Repeat::Infinite).unwrap();
+        let frames = colours.iter().map(|&[r, g, b]| {
+            Frame::from_parts(
+                RgbaImage::from_pixel(40, 30, Rgba([r, g, b, 255])),
+                0,
+                0,
+                Delay::from_numer_denom_ms(delay_ms, 1),
+            )
+        });
+        encoder.encode_frames(frames).unwrap();
+    }
+    bytes
 }
