@@ -5,8 +5,8 @@
 //! vchat ÷ llama.cpp. A CPU user would otherwise pick llama.cpp: the ratio says whether to.
 //!
 //! Time to first token: vchat's `--stats` (request → first token: image preprocessing, CLIP,
-//! prefill); llama.cpp's own timings, image encoding plus prompt evaluation (the image's tokens
-//! and the text's). Decode: vchat's `--stats`; llama.cpp's "eval time" line.
+//! prefill); llama.cpp: from the start of the image's encoding (its log) to its first output.
+//! Decode: vchat's `--stats`; llama.cpp: see `run_llama`.
 //!
 //! Usage: llama_cpp VCHAT_BINARY LLAMA_MTMD_CLI GGUF_DIR [RUNS]   (GGUF_DIR: from
 //! bench/llama-cpp/setup.sh, for the model in target/bench-models/llava-1024x8)
@@ -77,11 +77,13 @@ fn main() -> Result<(), String> {
          256 × 4 layers), one 336 × 336 PNG, \"{PROMPT}\", greedy, {MAX_TOKENS} new tokens; \
          {runs} interleaved runs per row, each a process of its own; median (spread). vchat: \
          one-shot, `--cpu`, F32 weights, `--isq none` or `--isq q8_0`. llama.cpp: \
-         llama-mtmd-cli from the llama-cpp-python 0.3.36 sources, 2 threads, `--temp 0`, the \
-         text model converted by its convert_hf_to_gguf.py to F32 or q8_0, CLIP and the \
-         projector by its LLaVA-1.5 converter (`bench/llama-cpp/setup.sh`). Time to first \
-         token: vchat's request → first token; llama.cpp's image encoding + prompt \
-         evaluation, from its own timings (so its model loading is left out of both).\n\n\
+         llama-mtmd-cli from the llama-cpp-python 0.3.36 sources, 2 threads, `--temp 0 \
+         --ignore-eos --chat-template vicuna`, the text model converted by its \
+         convert_hf_to_gguf.py to F32 or q8_0, CLIP and the projector by its LLaVA-1.5 \
+         converter (`bench/llama-cpp/setup.sh`). Time to first token: vchat's request → first \
+         token; llama.cpp: the start of the image's encoding (its log line) → its first output \
+         (model loading is left out of both). Decode: vchat's `--stats`; llama.cpp: \
+         {MAX_TOKENS} tokens (`--ignore-eos`) over the time from its first output to its last.\n\n\
          | weights | program | time to first token | decode tokens/s |\n|---|---|---|---|\n\
          {rows}\n\
          Each ratio is the median of the runs' own ratios (each vchat run ÷ the llama.cpp run \
@@ -122,48 +124,64 @@ fn run_vchat(vchat: &Path, model: &Path, image: &Path, isq: &str) -> Result<Run,
     ))
 }
 
+/// llama-mtmd-cli prints no timings of its own in one-shot mode (its perf summary does not
+/// reach the log in 0.3.36's tree), so they are taken here from its output streams: the image's
+/// encoding starts when its log says so (the model is loaded by then), the first token is the
+/// first generated text on stdout, and `--ignore-eos` makes every answer exactly MAX_TOKENS long,
+/// so decode is (MAX_TOKENS − 1) ÷ (last output − first output).
 fn run_llama(llama: &Path, text_model: &Path, gguf: &Path, image: &Path) -> Result<Run, String> {
-    let output = Command::new(llama)
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    use std::time::Instant;
+    let mut child = Command::new(llama)
         .args(["-m".as_ref(), text_model.as_os_str()])
         .args(["--mmproj".as_ref(), gguf.join("mmproj.gguf").as_os_str()])
         .args(["--image".as_ref(), image.as_os_str()])
         .args([
             "-p", PROMPT, "-n", MAX_TOKENS, "--temp", "0", "-t", "2", "-c", "2048",
         ])
-        .output()
+        .args(["--ignore-eos", "--chat-template", "vicuna"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| e.to_string())?;
-    let log = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let log = std::thread::spawn(move || {
+        let mut encoding_started = None;
+        let mut text = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if encoding_started.is_none() && line.contains("encoding mtmd batch") {
+                encoding_started = Some(Instant::now());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        (encoding_started, text)
+    });
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let (mut first, mut last) = (None, None);
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = stdout.read(&mut buffer).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        let now = Instant::now();
+        if buffer[..n].iter().any(|b| !b.is_ascii_whitespace()) {
+            first.get_or_insert(now);
+            last = Some(now);
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let (encoding_started, log) = log.join().map_err(|_| "log reader")?;
+    if !status.success() {
         return Err(format!("llama-mtmd-cli failed: {log}"));
     }
-    // "image slice encoded in 812 ms"; "prompt eval time =  1234.56 ms /   600 tokens";
-    // "       eval time =  5678.90 ms /   255 runs".
-    let number_after = |line: &str, marker: &str| -> Option<f64> {
-        line.split(marker)
-            .nth(1)?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    };
-    let encoded: f64 = log
-        .lines()
-        .filter_map(|l| number_after(l, "encoded in "))
-        .sum();
-    let prompt = log
-        .lines()
-        .find_map(|l| number_after(l, "prompt eval time ="))
-        .ok_or_else(|| format!("no prompt eval time in: {log}"))?;
-    let eval_line = log
-        .lines()
-        .find(|l| l.contains(" eval time =") && !l.contains("prompt eval"))
-        .ok_or_else(|| format!("no eval time in: {log}"))?;
-    let eval_ms = number_after(eval_line, "eval time =").ok_or("bad eval time")?;
-    let eval_runs = eval_line
-        .split('/')
-        .nth(1)
-        .and_then(|p| p.split_whitespace().next())
-        .and_then(|n| n.parse::<f64>().ok())
-        .ok_or("bad eval runs")?;
-    Ok(((encoded + prompt) / 1000.0, eval_runs / (eval_ms / 1000.0)))
+    let started = encoding_started.ok_or_else(|| format!("no image encoding in: {log}"))?;
+    let (first, last) = (first.ok_or("no answer")?, last.ok_or("no answer")?);
+    let tokens: f64 = MAX_TOKENS.parse().map_err(|_| "bad MAX_TOKENS")?;
+    Ok((
+        (first - started).as_secs_f64(),
+        (tokens - 1.0) / (last - first).as_secs_f64(),
+    ))
 }

@@ -298,38 +298,39 @@ async fn a_second_image_is_noted_once_and_the_chat_runs_without_errors() {
     assert!(label(&session).contains("pattern-1"));
 }
 
+/// An animated GIF is a clip, not its first frame: LLaVA-1.5 (one image per request) gets the
+/// frames' contact sheet, and the line that times them goes before the question.
 #[tokio::test]
-async fn an_animated_gif_attaches_its_first_frame() {
-    use image::codecs::gif::GifEncoder;
-    use image::{Delay, Frame, Rgba, RgbaImage};
+async fn an_animated_gif_attaches_as_a_clip() {
     let path = common::scratch_dir().join("animated.gif");
-    {
-        let file = std::fs::File::create(&path).unwrap();
-        let mut encoder = GifEncoder::new(file);
-        for colour in [[200, 30, 30, 255], [30, 30, 200, 255]] {
-            let frame = RgbaImage::from_pixel(40, 30, Rgba(colour));
-            encoder
-                .encode_frame(Frame::from_parts(
-                    frame,
-                    0,
-                    0,
-                    Delay::from_numer_denom_ms(100, 1),
-                ))
-                .unwrap();
-        }
-    }
+    std::fs::write(
+        &path,
+        common::animated_gif(&[[200, 30, 30], [30, 30, 200]], 100),
+    )
+    .unwrap();
     let mut session = session();
     until_ready(&mut session).await;
     type_and_send(&mut session, &format!("/image {}", path.display()));
     while session.state.image_loading.is_some() {
         assert!(session.step().await);
     }
-    let image = session.state.pending_images[0].clone();
-    let rgb = image.pixels.to_rgb8();
-    assert_eq!(rgb.dimensions(), (40, 30));
-    assert!(rgb.get_pixel(5, 5)[0] > 150, "the first (red) frame");
+    assert_eq!(session.state.pending_images.len(), 1, "one contact sheet");
+    let sheet = session.state.pending_images[0].pixels.to_rgb8();
+    // Two frames side by side, in cells of 336 pixels: red, then blue.
+    assert_eq!(sheet.dimensions(), (672, 336));
+    assert!(sheet.get_pixel(168, 200)[0] > 150 && sheet.get_pixel(504, 200)[2] > 150);
     ask(&mut session, "What colour?").await;
     assert!(errors(&session.state).is_empty());
+    let Some(vchat::conversation::Turn::User(turn)) = session.state.conversation.turns.first()
+    else {
+        panic!("the message was sent");
+    };
+    assert!(
+        turn.text.starts_with("[video ") && turn.text.contains("2 frames at 0.05, 0.15 s"),
+        "{}",
+        turn.text
+    );
+    assert!(turn.text.ends_with("What colour?") && turn.images.len() == 1);
 }
 
 #[tokio::test]

@@ -464,11 +464,12 @@ fn prompt_shown(o: &Output) -> String {
 /// What vchat tells the model about a 4-second clip sampled `frames` times.
 fn clip_line(clip: &Path, frames: usize) -> String {
     use vchat::media::video::{format_time, sample_times, FrameSampling};
-    let (times, _) = sample_times(4.0, FrameSampling::Count(frames));
+    let (times, _) = sample_times(4.0, FrameSampling::Count(frames), 40);
     let times: Vec<String> = times.into_iter().map(format_time).collect();
     format!(
-        "[video {}, 4.0 s long: {frames} frames at {} s",
+        "[video {}, {} s long: {frames} frames at {} s",
         clip.display(),
+        format_time(4.0),
         times.join(", ")
     )
 }

@@ -269,14 +269,14 @@ fn a_clip_attaches_its_frames_and_the_image_pane_steps_through_them() {
     });
     let screen = tmux.screen();
     assert!(
-        screen.contains("[video loop.gif, 2.0 s long: 4 frames at 0.2, 0.8, 1.2, 1.8 s]"),
+        screen.contains("[video loop.gif, 2.00 s long: 4 frames at 0.25, 0.75, 1.25, 1.75 s]"),
         "the note waits in the input:\n{screen}"
     );
-    assert!(screen.contains("Image: loop.gif @ 0.2 s"), "{screen}");
+    assert!(screen.contains("Image: loop.gif @ 0.25 s"), "{screen}");
 
     // Tab to the image pane (input → chat → settings → image), then step through the frames.
     tmux.keys("", &["Tab", "Tab", "Tab"]);
-    for time in ["0.8", "1.2", "1.8"] {
+    for time in ["0.75", "1.25", "1.75"] {
         tmux.keys("", &["Right"]);
         tmux.wait_for("the next frame", |s| {
             s.contains(&format!("Image: loop.gif @ {time} s"))
@@ -284,7 +284,7 @@ fn a_clip_attaches_its_frames_and_the_image_pane_steps_through_them() {
     }
     tmux.keys("", &["Left"]);
     tmux.wait_for("the frame before", |s| {
-        s.contains("Image: loop.gif @ 1.2 s")
+        s.contains("Image: loop.gif @ 1.25 s")
     });
 
     // Back to the input: the question goes after the note, with the four frames.
@@ -308,10 +308,10 @@ fn a_clip_attaches_its_frames_and_the_image_pane_steps_through_them() {
     assert_eq!(
         labels,
         [
-            "loop.gif @ 0.2 s",
-            "loop.gif @ 0.8 s",
-            "loop.gif @ 1.2 s",
-            "loop.gif @ 1.8 s"
+            "loop.gif @ 0.25 s",
+            "loop.gif @ 0.75 s",
+            "loop.gif @ 1.25 s",
+            "loop.gif @ 1.75 s"
         ]
     );
 }

@@ -49,13 +49,13 @@ fi
 mkdir -p "$out"
 export PYTHONPATH=$PWD/$src/gguf-py
 if [ ! -f "$out/mmproj.gguf" ]; then
+  # llama.cpp's converters take the model apart: see split_llava.py.
+  "$py" bench/llama-cpp/split_llava.py "$model" "$out/split"
   for type in f32 q8_0; do
-    "$py" "$src/convert_hf_to_gguf.py" "$model" --outtype "$type" --outfile "$out/text-$type.gguf" >/dev/null 2>&1 \
+    "$py" "$src/convert_hf_to_gguf.py" "$out/split/text" --outtype "$type" --outfile "$out/text-$type.gguf" >/dev/null 2>&1 \
       || { echo "llama-cpp: converting the text model ($type) failed" >&2; exit 1; }
   done
-  # The legacy converter (written for transformers 4, hence the pin above) takes a CLIP vision model and a llava.projector file, as the original
-  # LLaVA-1.5 release was laid out: split the llava-hf checkpoint that way.
-  "$py" bench/llama-cpp/split_llava.py "$model" "$out/split"
+  # The legacy LLaVA-1.5 converter was written for transformers 4 (hence the pin above).
   "$py" "$src/tools/mtmd/legacy-models/convert_image_encoder_to_gguf.py" -m "$out/split/clip" \
     --llava-projector "$out/split/llava.projector" --output-dir "$out/split" --clip-model-is-vision \
     --use-f32 >/dev/null 2>&1 || { echo "llama-cpp: converting CLIP failed" >&2; exit 1; }

@@ -58,8 +58,8 @@ pub struct ClipFrame {
 }
 
 impl Clip {
-    /// "clip.mp4, 8 frames at 0.6, 1.9, … s" — what the model is told the frames are, in the
-    /// order it sees them.
+    /// "video clip.mp4, 9.40 s long: 8 frames at 0.59, 1.76, … s" — what the model is told the
+    /// frames are, in the order it sees them.
     pub fn description(&self) -> String {
         let times: Vec<String> = self.frames.iter().map(|f| format_time(f.time)).collect();
         let cap = if self.capped {
@@ -127,9 +127,10 @@ pub fn for_model(
     }
 }
 
-/// A time in seconds as shown to the user and the model: one decimal.
+/// A time in seconds as shown to the user and the model: two decimals, so that the frames of
+/// a short clip (an animated GIF of a fraction of a second) keep times of their own.
 pub fn format_time(seconds: f64) -> String {
-    format!("{seconds:.1}")
+    format!("{seconds:.2}")
 }
 
 /// True when `source` names a container video by its extension (what `ffmpeg` reads). Animated
@@ -148,16 +149,23 @@ pub fn is_container_video(source: &str) -> bool {
 
 /// The times to sample: the centres of `count` equal parts of the clip, so that the first and
 /// last parts are seen as well as the middle and no seek lands past the end.
-pub fn sample_times(duration: f64, sampling: FrameSampling) -> (Vec<f64>, bool) {
+///
+/// Never more than the clip's `distinct_frames` (a 2-frame GIF gives 2 frames, not 8 copies),
+/// nor more than [`MAX_FRAMES`]; the flag says whether that cap cut the count asked for.
+pub fn sample_times(
+    duration: f64,
+    sampling: FrameSampling,
+    distinct_frames: usize,
+) -> (Vec<f64>, bool) {
     let wanted = match sampling {
         FrameSampling::Count(n) => n.max(1),
         FrameSampling::PerSecond(fps) => ((duration * fps).round() as usize).max(1),
     };
-    let count = wanted.min(MAX_FRAMES);
+    let count = wanted.min(distinct_frames.max(1)).min(MAX_FRAMES);
     let times = (0..count)
         .map(|i| duration * (i as f64 + 0.5) / count as f64)
         .collect();
-    (times, count < wanted)
+    (times, MAX_FRAMES < wanted.min(distinct_frames.max(1)))
 }
 
 /// Samples a clip from the bytes of an animated image (GIF, APNG, animated WebP); `None` when
@@ -194,7 +202,7 @@ pub fn clip_from_animation(
         starts
     };
     let duration = *starts.last().unwrap_or(&0.0);
-    let (times, capped) = sample_times(duration, sampling);
+    let (times, capped) = sample_times(duration, sampling, starts.len() - 1);
     // Which frame is on screen at each time.
     let wanted: Vec<usize> = times
         .iter()
@@ -277,7 +285,12 @@ pub fn clip_from_video_file(
             ),
         });
     }
-    let (times, capped) = sample_times(duration, sampling);
+    let distinct = if frame_interval > 0.0 {
+        (duration / frame_interval).round() as usize
+    } else {
+        usize::MAX
+    };
+    let (times, capped) = sample_times(duration, sampling, distinct);
     let mut frames = Vec::with_capacity(times.len());
     // The last frame starts one frame interval before the end: a later time would seek past
     // it and find nothing, so it is taken at its own start (and labelled so).
@@ -532,17 +545,24 @@ mod tests {
 
     #[test]
     fn samples_are_the_centres_of_equal_parts() {
-        let (times, capped) = sample_times(8.0, FrameSampling::Count(4));
+        let (times, capped) = sample_times(8.0, FrameSampling::Count(4), usize::MAX);
         assert_eq!(times, vec![1.0, 3.0, 5.0, 7.0]);
         assert!(!capped);
     }
 
     #[test]
     fn a_rate_is_capped_and_says_so() {
-        let (times, capped) = sample_times(600.0, FrameSampling::PerSecond(1.0));
+        let (times, capped) = sample_times(600.0, FrameSampling::PerSecond(1.0), 6000);
         assert_eq!(times.len(), MAX_FRAMES);
         assert!(capped);
         assert!(times.iter().all(|&t| (0.0..600.0).contains(&t)));
+    }
+
+    #[test]
+    fn a_short_clip_gives_each_of_its_frames_once() {
+        let (times, capped) = sample_times(0.2, FrameSampling::Count(8), 2);
+        assert_eq!(times.len(), 2);
+        assert!(!capped, "not the 32-frame cap");
     }
 
     #[test]
