@@ -474,14 +474,12 @@ fn clip_line(clip: &Path, frames: usize) -> String {
     )
 }
 
-/// `--video` with LLaVA-1.5, which sees one image per request: one contact sheet of the 8
-/// frames goes with the question, and the text says which frames at which times it holds.
-#[test]
-fn a_clip_goes_to_llava_as_a_contact_sheet_with_its_times() {
-    let clip = red_clock_clip("red-clock.mp4");
-    let o = vchat(&[
+/// One-shot on `clip` with `model`, greedy and short, `extra` flags added: the conversation as
+/// `--show-prompt` prints it.
+fn prompt_for_clip(model: &Path, clip: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
         "--model",
-        tiny_model().to_str().unwrap(),
+        model.to_str().unwrap(),
         "--video",
         clip.to_str().unwrap(),
         "--cpu",
@@ -491,9 +489,19 @@ fn a_clip_goes_to_llava_as_a_contact_sheet_with_its_times() {
         "--max-tokens",
         "4",
         "--show-prompt",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = vchat(&args);
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    let prompt = prompt_shown(&o);
+    prompt_shown(&o)
+}
+
+/// `--video` with LLaVA-1.5, which sees one image per request: one contact sheet of the 8
+/// frames goes with the question, and the text says which frames at which times it holds.
+#[test]
+fn a_clip_goes_to_llava_as_a_contact_sheet_with_its_times() {
+    let clip = red_clock_clip("red-clock.mp4");
+    let prompt = prompt_for_clip(tiny_model(), &clip, &[]);
     let expected = format!(
         "USER: <image>\n{}; shown as one contact sheet, left to right and top to bottom]\nWhat happens? ASSISTANT:",
         clip_line(&clip, 8)
@@ -510,23 +518,7 @@ fn a_clip_goes_to_llava_as_a_contact_sheet_with_its_times() {
 fn a_clip_goes_to_qwen_as_frames_with_their_times() {
     let model = generated_model("make_hf_qwen_vl.py", &["2.5"], "tiny-qwen2_5-vl");
     let clip = red_clock_clip("red-clock.mp4");
-    let o = vchat(&[
-        "--model",
-        model.to_str().unwrap(),
-        "--video",
-        clip.to_str().unwrap(),
-        "--frames",
-        "3",
-        "--cpu",
-        "--prompt",
-        "What happens?",
-        "--greedy",
-        "--max-tokens",
-        "4",
-        "--show-prompt",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    let prompt = prompt_shown(&o);
+    let prompt = prompt_for_clip(&model, &clip, &["--frames", "3"]);
     let frame = "<|vision_start|><|image_pad|><|vision_end|>";
     let expected = format!("{}{}]\nWhat happens?", frame.repeat(3), clip_line(&clip, 3));
     assert!(
