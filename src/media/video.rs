@@ -22,6 +22,10 @@ pub const DEFAULT_FRAMES: usize = 8;
 pub const MAX_FRAMES: usize = 32;
 /// The longest clip accepted: sampling a longer one would say little about any part of it.
 pub const MAX_DURATION_SECONDS: f64 = 4.0 * 3600.0;
+/// Longest side of a sampled frame. Video processors budget fewer pixels per frame than per
+/// image (Qwen2.5-VL's: about 600k, 1036 × 581), and eight 1080p frames would cost a model
+/// tens of thousands of tokens.
+pub const FRAME_EDGE: u32 = 1024;
 
 /// How many frames to take from a clip.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -176,6 +180,21 @@ pub fn clip_from_animation(
     sampling: FrameSampling,
     limits: &DecodeLimits,
 ) -> Result<Option<Clip>, MediaError> {
+    // The canvas's size first: every frame is decoded at it, so a crafted one is refused here.
+    if let Ok((width, height)) = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| corrupt(source, image::ImageError::IoError(e)))?
+        .into_dimensions()
+    {
+        if width > limits.max_edge || height > limits.max_edge {
+            return Err(MediaError::TooLarge {
+                source_name: source.into(),
+                width,
+                height,
+                limit: limits.max_edge,
+            });
+        }
+    }
     // First pass: each frame's start time (frames are decoded one at a time and dropped).
     let starts = {
         let Some(frames) = animation_frames(bytes, source)? else {
@@ -219,7 +238,7 @@ pub fn clip_from_animation(
         }
         let frame = DynamicImage::ImageRgba8(frame.map_err(|e| corrupt(source, e))?.into_buffer());
         for (slot, _) in wanted.iter().enumerate().filter(|(_, w)| **w == index) {
-            frames.push(make_frame(&frame, source, times[slot], limits)?);
+            frames.push(make_frame(&frame, source, times[slot])?);
         }
     }
     Ok(Some(Clip {
@@ -291,16 +310,38 @@ pub fn clip_from_video_file(
         usize::MAX
     };
     let (times, capped) = sample_times(duration, sampling, distinct);
-    let mut frames = Vec::with_capacity(times.len());
     // The last frame starts one frame interval before the end: a later time would seek past
     // it and find nothing, so it is taken at its own start (and labelled so).
     let last_frame = (duration - frame_interval).max(0.0);
-    for time in times {
-        let time = time.min(last_frame);
-        let png = extract_frame(path, source, time)?;
-        let pixels = decode_image(&png, source, limits)?;
-        frames.push(make_frame(&pixels, source, time, limits)?);
-    }
+    let times: Vec<f64> = times.into_iter().map(|t| t.min(last_frame)).collect();
+    // Each frame is a seek and a decode from the keyframe before it: they run side by side,
+    // one ffmpeg per core (a GPU box has many).
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(times.len())
+        .max(1);
+    let frame_at = |time: f64| -> Result<ClipFrame, MediaError> {
+        let ppm = extract_frame(path, source, time)?;
+        make_frame(&decode_image(&ppm, source, limits)?, source, time)
+    };
+    let mut slots: Vec<Option<Result<ClipFrame, MediaError>>> = Vec::new();
+    slots.resize_with(times.len(), || None);
+    std::thread::scope(|scope| {
+        for (worker, chunk) in slots.chunks_mut(times.len().div_ceil(workers)).enumerate() {
+            let first = worker * times.len().div_ceil(workers);
+            let times = &times;
+            let frame_at = &frame_at;
+            scope.spawn(move || {
+                for (i, slot) in chunk.iter_mut().enumerate() {
+                    *slot = Some(frame_at(times[first + i]));
+                }
+            });
+        }
+    });
+    let frames = slots
+        .into_iter()
+        .map(|slot| slot.expect("every slot is filled"))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Clip {
         source: source.to_string(),
         duration,
@@ -353,9 +394,10 @@ fn probe(path: &Path, source: &str) -> Result<(f64, f64), MediaError> {
     Ok((duration, interval))
 }
 
-/// One frame at `time` seconds, as PNG bytes, no larger than the model needs.
+/// One frame at `time` seconds, no larger than [`FRAME_EDGE`], as a PPM (uncompressed: the
+/// quickest for ffmpeg to write and for vchat to read).
 fn extract_frame(path: &Path, source: &str, time: f64) -> Result<Vec<u8>, MediaError> {
-    let edge = super::MAX_MODEL_EDGE;
+    let edge = FRAME_EDGE;
     let output = run_tool(
         "ffmpeg",
         Command::new("ffmpeg")
@@ -372,7 +414,7 @@ fn extract_frame(path: &Path, source: &str, time: f64) -> Result<Vec<u8>, MediaE
             .arg(format!(
                 "scale='min({edge},iw)':'min({edge},ih)':force_original_aspect_ratio=decrease"
             ))
-            .args(["-f", "image2pipe", "-c:v", "png", "-"]),
+            .args(["-f", "image2pipe", "-c:v", "ppm", "-"]),
     )?;
     if !output.status.success() || output.stdout.is_empty() {
         let reason = first_line(&output.stderr)
@@ -424,28 +466,36 @@ fn corrupt(source: &str, error: image::ImageError) -> MediaError {
     }
 }
 
-/// A sampled frame as a chat image: PNG bytes (what a saved chat stores) and its label.
-fn make_frame(
-    pixels: &DynamicImage,
-    source: &str,
-    time: f64,
-    limits: &DecodeLimits,
-) -> Result<ClipFrame, MediaError> {
-    let pixels = super::decode::downscale_for_model(pixels.clone());
+/// A sampled frame as a chat image (no larger than [`FRAME_EDGE`]): PNG bytes, what a saved
+/// chat stores (lossless, so the pixels sent are the pixels a reopened chat shows), and its
+/// label.
+fn make_frame(pixels: &DynamicImage, source: &str, time: f64) -> Result<ClipFrame, MediaError> {
+    let pixels = if pixels.width().max(pixels.height()) > FRAME_EDGE {
+        pixels.resize(
+            FRAME_EDGE,
+            FRAME_EDGE,
+            image::imageops::FilterType::Triangle,
+        )
+    } else {
+        pixels.clone()
+    };
     let png = encode_png(&pixels, source)?;
     let label = format!("{source} @ {} s", format_time(time));
-    // Decoded again from the PNG so the frame is exactly what a reopened chat will show.
-    let decoded = decode_image(&png, &label, limits)?;
     Ok(ClipFrame {
         time,
-        image: ChatImage::new(label, png, decoded),
+        image: ChatImage::new(label, png, pixels),
     })
 }
 
+/// PNG with fast compression: a frame is written once and kept, and the default level costs
+/// several times the rest of the frame's path.
 fn encode_png(image: &DynamicImage, source: &str) -> Result<Vec<u8>, MediaError> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     let mut png = Vec::new();
+    let encoder =
+        PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::Adaptive);
     image
-        .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+        .write_with_encoder(encoder)
         .map_err(|e| corrupt(source, e))?;
     Ok(png)
 }
