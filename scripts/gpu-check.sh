@@ -135,12 +135,12 @@ big=$work/$size
 if [ ! -f "$big/model.safetensors" ]; then
   start=$(date +%s)
   "$vchat" make-tiny-model --size "$size" "$big" >/dev/null || { say "cannot write the 7B model"; exit 1; }
-  say "7B-shape model written in $(( $(date +%s) - start )) s ($(du -sh "$big" | cut -f1))"
+  say "$size model written in $(( $(date +%s) - start )) s ($(du -sh "$big" | cut -f1))"
 fi
 # The weights' bytes each decoded token reads: every parameter, 2 bytes in BF16; q8_0 stores
 # 32 weights in 34 bytes (the text model's linear layers; embeddings and norms stay BF16).
 params=$(python3 -c "import json,struct,sys; f=open(sys.argv[1],'rb'); n=struct.unpack('<Q',f.read(8))[0]; h=json.loads(f.read(n)); import math; print(sum(math.prod(v['shape']) for k,v in h.items() if k!='__metadata__'))" "$big/model.safetensors")
-say "7B-shape model: $params parameters"
+say "$size model: $params parameters"
 prompt=(--image "$big/example.png" --greedy --max-tokens 256 --no-image --prompt "Describe the image in detail.")
 WEIGHT_BYTES=$(( params * 34 / 32 )) run_timed "7b-q8_0" -m "$big" --isq q8_0 "${prompt[@]}"
 WEIGHT_BYTES=$(( params * 2 )) run_timed "7b-bf16" -m "$big" --dtype bf16 --isq none "${prompt[@]}"
