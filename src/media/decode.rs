@@ -20,6 +20,26 @@ pub struct DecodeLimits {
     pub max_alloc: u64,
 }
 
+impl DecodeLimits {
+    /// Refuses a picture wider or taller than allowed, before any pixel is decoded.
+    pub fn check_edges(
+        &self,
+        width: u32,
+        height: u32,
+        source_name: &str,
+    ) -> Result<(), MediaError> {
+        if width > self.max_edge || height > self.max_edge {
+            return Err(MediaError::TooLarge {
+                source_name: source_name.into(),
+                width,
+                height,
+                limit: self.max_edge,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Default for DecodeLimits {
     fn default() -> Self {
         Self {
@@ -49,14 +69,7 @@ pub fn decode_image(
     let (width, height) = reader
         .into_dimensions()
         .map_err(|e| classify(e, source_name))?;
-    if width > limits.max_edge || height > limits.max_edge {
-        return Err(MediaError::TooLarge {
-            source_name: source_name.into(),
-            width,
-            height,
-            limit: limits.max_edge,
-        });
-    }
+    limits.check_edges(width, height, source_name)?;
     if width == 0 || height == 0 {
         return Err(MediaError::Corrupt {
             source_name: source_name.into(),

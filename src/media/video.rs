@@ -186,14 +186,7 @@ pub fn clip_from_animation(
         .map_err(|e| corrupt(source, image::ImageError::IoError(e)))?
         .into_dimensions()
     {
-        if width > limits.max_edge || height > limits.max_edge {
-            return Err(MediaError::TooLarge {
-                source_name: source.into(),
-                width,
-                height,
-                limit: limits.max_edge,
-            });
-        }
+        limits.check_edges(width, height, source)?;
     }
     // First pass: each frame's start time (frames are decoded one at a time and dropped).
     let starts = {
