@@ -57,18 +57,12 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
     let (mut images, mut clips) = (Vec::new(), Vec::new());
     let failed = |e: media::MediaError| Exit::new(Exit::IMAGE, e.to_string());
     for source in &args.image {
-        if media::is_clip(source).await {
-            clips.push(
-                media::load_clip(source, &media_options, media_options.frame_sampling)
-                    .await
-                    .map_err(failed)?,
-            );
-        } else {
-            images.push(
-                media::load_image(source, &media_options)
-                    .await
-                    .map_err(failed)?,
-            );
+        match media::load_attachment(source, &media_options)
+            .await
+            .map_err(failed)?
+        {
+            media::Attachment::Image(image) => images.push(image),
+            media::Attachment::Clip(clip) => clips.push(clip),
         }
     }
     for source in &args.video {

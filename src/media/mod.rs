@@ -74,46 +74,65 @@ pub fn is_url(source: &str) -> bool {
 
 /// Loads an image from a path or an http(s) URL, ready to attach to a chat.
 pub async fn load_image(source: &str, options: &MediaOptions) -> Result<ChatImage, MediaError> {
-    let bytes = if is_url(source) {
-        fetch::fetch_bytes(source, options).await?
-    } else {
-        read_file(source).await?
-    };
+    let bytes = read_source(source, options).await?;
     let label = source.to_string();
     let limits = options.limits.clone();
     // Decoding a large JPEG takes a while: keep it off the async workers.
-    tokio::task::spawn_blocking(move || {
-        let pixels = decode_image(&bytes, &label, &limits)?;
-        check_complete(&bytes, &label)?;
-        Ok(ChatImage::new(label, bytes, pixels))
-    })
-    .await
-    .map_err(|e| MediaError::Corrupt {
-        source_name: source.to_string(),
-        reason: e.to_string(),
-    })?
+    tokio::task::spawn_blocking(move || still_image(bytes, label, &limits))
+        .await
+        .map_err(|e| join_error(source, e))?
 }
 
-/// True when `source` is a clip rather than a still image: a container video (by its name) or
-/// an animated GIF, APNG or WebP (by its content, read here).
-pub async fn is_clip(source: &str) -> bool {
+/// What a path or URL names, loaded once.
+pub enum Attachment {
+    Image(ChatImage),
+    /// Sampled with the options' `frame_sampling`.
+    Clip(video::Clip),
+}
+
+/// Loads a still image or a clip, whichever `source` holds: a container video by its name, an
+/// animated GIF, APNG or WebP by its content (read once, and sampled from those bytes).
+pub async fn load_attachment(
+    source: &str,
+    options: &MediaOptions,
+) -> Result<Attachment, MediaError> {
     if video::is_container_video(source) {
-        return true;
+        return load_clip(source, options, options.frame_sampling)
+            .await
+            .map(Attachment::Clip);
     }
-    if is_url(source) {
-        return false;
-    }
-    let Ok(bytes) = tokio::fs::read(source).await else {
-        return false;
-    };
+    let bytes = read_source(source, options).await?;
+    let label = source.to_string();
+    let (limits, sampling) = (options.limits.clone(), options.frame_sampling);
     tokio::task::spawn_blocking(move || {
-        let limits = DecodeLimits::default();
-        // One frame is enough to tell: sampling one frame decodes at most the first.
-        video::clip_from_animation(&bytes, "", video::FrameSampling::Count(1), &limits)
-            .is_ok_and(|clip| clip.is_some())
+        // An image that does not read as an animation is a still image, with the still
+        // image's errors.
+        match video::clip_from_animation(&bytes, &label, sampling, &limits) {
+            Ok(Some(clip)) => Ok(Attachment::Clip(clip)),
+            _ => still_image(bytes, label, &limits).map(Attachment::Image),
+        }
     })
     .await
-    .unwrap_or(false)
+    .map_err(|e| join_error(source, e))?
+}
+
+/// The bytes at a path or an http(s) URL (fetched under the options' limits).
+async fn read_source(source: &str, options: &MediaOptions) -> Result<Vec<u8>, MediaError> {
+    if is_url(source) {
+        fetch::fetch_bytes(source, options).await
+    } else {
+        read_file(source).await
+    }
+}
+
+fn still_image(
+    bytes: Vec<u8>,
+    label: String,
+    limits: &DecodeLimits,
+) -> Result<ChatImage, MediaError> {
+    let pixels = decode_image(&bytes, &label, limits)?;
+    check_complete(&bytes, &label)?;
+    Ok(ChatImage::new(label, bytes, pixels))
 }
 
 /// Samples a clip (container video or animated image) from a path or an http(s) URL.
@@ -125,11 +144,7 @@ pub async fn load_clip(
     let limits = options.limits.clone();
     let label = source.to_string();
     if !video::is_container_video(source) {
-        let bytes = if is_url(source) {
-            fetch::fetch_bytes(source, options).await?
-        } else {
-            read_file(source).await?
-        };
+        let bytes = read_source(source, options).await?;
         return tokio::task::spawn_blocking(move || {
             video::clip_from_animation(&bytes, &label, sampling, &limits)?.ok_or_else(|| {
                 MediaError::Video {

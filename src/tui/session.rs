@@ -148,28 +148,27 @@ impl Session {
                 let tx = self.results_tx.clone();
                 let media = self.media.clone();
                 tokio::spawn(async move {
-                    if media::is_clip(&source).await {
+                    let failed = |e: media::MediaError| one_line(&e.to_string());
+                    let action = match media::load_attachment(&source, &media).await {
                         // Both forms (frames, contact sheet): the model may not be known yet.
-                        let result = media::load_clip(&source, &media, media.frame_sampling)
-                            .await
-                            .and_then(|clip| media::video::ClipForModels::new(&clip))
-                            .map_err(|e| one_line(&e.to_string()));
-                        let _ = tx.send(Action::ClipLoaded {
+                        Ok(media::Attachment::Clip(clip)) => Action::ClipLoaded {
                             ticket,
                             source,
-                            result,
-                        });
-                        return;
-                    }
-                    let result = media::load_image(&source, &media)
-                        .await
-                        .map_err(|e| one_line(&e.to_string()));
+                            result: media::video::ClipForModels::new(&clip).map_err(failed),
+                        },
+                        Ok(media::Attachment::Image(image)) => Action::ImageLoaded {
+                            ticket,
+                            source,
+                            result: Ok(image),
+                        },
+                        Err(e) => Action::ImageLoaded {
+                            ticket,
+                            source,
+                            result: Err(failed(e)),
+                        },
+                    };
                     // The receiver lives as long as the session; after that nobody cares.
-                    let _ = tx.send(Action::ImageLoaded {
-                        ticket,
-                        source,
-                        result,
-                    });
+                    let _ = tx.send(action);
                 });
                 None
             }
