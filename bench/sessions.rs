@@ -91,6 +91,7 @@ fn save_chat(store: &ChatStore, id: &str, turns: usize, images: usize) -> Result
                 time_to_first_token: std::time::Duration::from_millis(120),
                 tokens_per_second: 40.5,
                 seed: Some(i as u64),
+                prompt: None,
             }),
             answered_by: Some("llava-hf/llava-1.5-7b-hf".into()),
         });

@@ -159,6 +159,51 @@ pub struct AnswerStats {
     pub tokens_per_second: f64,
     /// The sampler seed used, when sampling (so a sampled answer can be reproduced).
     pub seed: Option<u64>,
+    /// The prompt the answer was generated from, as the model ran it (older chats: unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptSize>,
+}
+
+/// How long a prompt was as the model ran it: images expanded to the positions they take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptSize {
+    /// Every position of the prompt: text, template and image positions.
+    pub tokens: usize,
+    /// Images sent with the request (a clip counts its frames, or 1 for a contact sheet).
+    pub images: usize,
+    /// Positions that stand for those images, when the model's config names its image token.
+    pub image_tokens: Option<usize>,
+}
+
+impl PromptSize {
+    /// "4721 tokens, 4608 of them for 8 images (576 each)".
+    pub fn describe(&self) -> String {
+        match self.image_tokens {
+            Some(image_tokens) if self.images > 0 => {
+                let each = image_tokens / self.images;
+                // Images of different sizes cost Qwen different counts.
+                let about = if image_tokens % self.images == 0 {
+                    ""
+                } else {
+                    "about "
+                };
+                format!(
+                    "{} tokens, {image_tokens} of them for {} ({about}{each} each)",
+                    self.tokens,
+                    plural(self.images, "image"),
+                )
+            }
+            _ => format!("{} tokens", self.tokens),
+        }
+    }
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 impl AnswerStats {

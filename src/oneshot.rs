@@ -132,6 +132,9 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
         if args.stats {
             if let Some(stats) = &answer.stats {
                 eprintln!("[answer {}] {}", index + 1, stats.summary());
+                if let Some(prompt) = stats.prompt {
+                    eprintln!("[answer {} prompt] {}", index + 1, prompt.describe());
+                }
             }
         }
         let stopped = answer
@@ -146,7 +149,17 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
 
     if args.show_prompt {
         let request = engine.render_prompt(&conversation, false);
-        let text = wait_for_prompt(&mut events, request).await?;
+        let mut text = wait_for_prompt(&mut events, request).await?;
+        let last_prompt = conversation.turns.last().and_then(|turn| match turn {
+            crate::conversation::Turn::Assistant(answer) => answer.stats.as_ref()?.prompt,
+            crate::conversation::Turn::User(_) => None,
+        });
+        if let Some(size) = last_prompt {
+            text.push_str(&format!(
+                "\n[the last answer's prompt, as the model ran it: {}]",
+                size.describe()
+            ));
+        }
         write_out(
             &mut out,
             &format!(

@@ -400,17 +400,7 @@ fn a_message_sent_while_its_image_loads_goes_with_it() {
 /// sent meanwhile waits too, and goes with the clip and the line that times its frames.
 #[test]
 fn a_clip_sampled_before_the_model_loads_takes_the_form_the_model_needs() {
-    use vchat::conversation::ChatImage;
-    use vchat::media::video::ClipForModels;
-    let frame = |label: &str| ChatImage::from_pixels(label, image::DynamicImage::new_rgb8(2, 2));
-    let clip = ClipForModels {
-        frames: vec![frame("clip.mp4 @ 0.5 s"), frame("clip.mp4 @ 1.5 s")],
-        frames_note: "[video clip.mp4, 2.0 s long: 2 frames at 0.5, 1.5 s]".into(),
-        sheet: frame("clip.mp4 (contact sheet of 2 frames)"),
-        sheet_note:
-            "[video clip.mp4, 2.0 s long: 2 frames at 0.5, 1.5 s; shown as one contact sheet]"
-                .into(),
-    };
+    let clip = two_frame_clip();
     for one_image in [true, false] {
         let mut s = state();
         let (ticket, source) = loads(send(&mut s, "/video clip.mp4")).pop().unwrap();
@@ -442,6 +432,117 @@ fn a_clip_sampled_before_the_model_loads_takes_the_form_the_model_needs() {
         assert_eq!(turn.text, format!("{note}\nWhat happens?"));
         assert!(s.parked_clip.is_none() && s.pending_images.is_empty());
     }
+}
+
+/// A clip of two frames, as the loader gives it (the pixels do not matter here).
+fn two_frame_clip() -> vchat::media::video::ClipForModels {
+    use vchat::conversation::ChatImage;
+    let frame = |label: &str| ChatImage::from_pixels(label, image::DynamicImage::new_rgb8(2, 2));
+    vchat::media::video::ClipForModels {
+        source: "clip.mp4".into(),
+        times: vec![0.5, 1.5],
+        frames: vec![frame("clip.mp4 @ 0.5 s"), frame("clip.mp4 @ 1.5 s")],
+        frames_note: "[video clip.mp4, 2.0 s long: 2 frames at 0.5, 1.5 s]".into(),
+        sheet: frame("clip.mp4 (contact sheet of 2 frames)"),
+        sheet_note:
+            "[video clip.mp4, 2.0 s long: 2 frames at 0.5, 1.5 s; shown as one contact sheet]"
+                .into(),
+    }
+}
+
+/// `/frame N` (or `/frame` with a frame shown) reads that frame of the last clip again at full
+/// size and attaches it, with a line saying which frame it is; a number the clip does not
+/// have, or no clip at all, is one line and changes nothing.
+#[test]
+fn frame_n_attaches_one_frame_of_the_last_clip_at_full_size() {
+    let mut s = ready(false);
+    send(&mut s, "/frame 1");
+    assert!(s.notice.as_ref().unwrap().text.contains("no clip"));
+    let (ticket, source) = loads(send(&mut s, "/video clip.mp4")).pop().unwrap();
+    s.update(Action::ClipLoaded {
+        ticket,
+        source,
+        result: Ok(two_frame_clip()),
+    });
+    assert_eq!(s.pending_images.len(), 2);
+    s.input.set_text("");
+    assert!(send(&mut s, "/frame 3").is_empty());
+    assert!(s.notice.as_ref().unwrap().text.contains("frames 1–2"));
+    assert_eq!(s.pending_images.len(), 2, "nothing changed");
+
+    // The frame the image pane shows (the first, after the clip came in).
+    let frame_loads: Vec<_> = send(&mut s, "/frame")
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::LoadFrame {
+                ticket,
+                source,
+                time,
+            } => Some((ticket, source, time)),
+            _ => None,
+        })
+        .collect();
+    let [(ticket, source, time)] = &frame_loads[..] else {
+        panic!("one frame read: {frame_loads:?}");
+    };
+    assert_eq!((source.as_str(), *time), ("clip.mp4", 0.5));
+    assert!(s
+        .input
+        .text()
+        .starts_with("[frame 1 of clip.mp4 at 0.50 s, full size]"));
+    s.update(loaded(*ticket, "clip.mp4 @ 0.50 s, full size", true));
+    assert_eq!(
+        labels(&s.pending_images).last().map(String::as_str),
+        Some("clip.mp4 @ 0.50 s, full size")
+    );
+    assert_eq!(s.pending_images.len(), 3);
+}
+
+/// Space in the image pane plays the clip's frames, one per sampled interval, and stops after
+/// the last; a second Space pauses, and a wake-up from before the pause changes nothing.
+#[test]
+fn the_image_pane_plays_a_clips_frames_at_their_pace() {
+    let wakes = |effects: Vec<Effect>| -> Vec<(vchat::app::Ticket, std::time::Duration)> {
+        effects
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::WakeAfter { ticket, after } => Some((ticket, after)),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut s = ready(false);
+    assert!(wakes(s.update(Action::ImagePlay)).is_empty(), "no clip yet");
+    let (ticket, source) = loads(send(&mut s, "/video clip.mp4")).pop().unwrap();
+    s.update(Action::ClipLoaded {
+        ticket,
+        source,
+        result: Ok(two_frame_clip()),
+    });
+    let shown = |s: &State| s.shown_image.as_ref().map(|i| i.label.clone());
+    let [(tick, after)] = wakes(s.update(Action::ImagePlay))[..] else {
+        panic!("one wake-up");
+    };
+    assert_eq!(after, std::time::Duration::from_secs(1), "frames 1 s apart");
+    assert_eq!(shown(&s).as_deref(), Some("clip.mp4 @ 0.5 s"));
+    let [(last_tick, _)] = wakes(s.update(Action::PlayTick(tick)))[..] else {
+        panic!("one wake-up");
+    };
+    assert_eq!(shown(&s).as_deref(), Some("clip.mp4 @ 1.5 s"));
+    assert!(
+        wakes(s.update(Action::PlayTick(last_tick))).is_empty(),
+        "the end"
+    );
+    assert!(s.playing.is_none());
+
+    // Played again from the start, then paused: the pending wake-up is stale.
+    let [(tick, _)] = wakes(s.update(Action::ImagePlay))[..] else {
+        panic!("one wake-up");
+    };
+    assert_eq!(shown(&s).as_deref(), Some("clip.mp4 @ 0.5 s"));
+    assert!(wakes(s.update(Action::ImagePlay)).is_empty(), "paused");
+    assert!(wakes(s.update(Action::PlayTick(tick))).is_empty());
+    assert_eq!(shown(&s).as_deref(), Some("clip.mp4 @ 0.5 s"));
 }
 
 /// A model's description as the engine gives it, for tests without an engine.

@@ -294,6 +294,7 @@ impl Harness {
                 time_to_first_token: Default::default(),
                 tokens_per_second: 1.0,
                 seed: None,
+                prompt: None,
             })
         };
         let stats = match roll {
@@ -397,10 +398,13 @@ impl Harness {
                     partial,
                     ..
                 } => {
-                    self.check_export(format, path, &chat, &conversation, partial.as_ref());
+                    self.check_export(format, path, &chat, &conversation, partial.as_deref());
                     None
                 }
+                // No clips in these runs: no frame is read again, nothing plays.
                 Effect::CompletePath { .. }
+                | Effect::LoadFrame { .. }
+                | Effect::WakeAfter { .. }
                 | Effect::Copy(_)
                 | Effect::ListChats
                 | Effect::RenameChat { .. }

@@ -510,6 +510,11 @@ fn a_clip_goes_to_llava_as_a_contact_sheet_with_its_times() {
         prompt.contains(&expected),
         "{prompt}\nshould contain\n{expected}"
     );
+    // What the sheet cost: LLaVA-1.5's 24 × 24 patches.
+    assert!(
+        prompt.contains("of them for 1 image (576 each)]"),
+        "{prompt}"
+    );
 }
 
 /// `--video` with a model that takes several images (Qwen2.5-VL): every sampled frame is an
@@ -525,6 +530,13 @@ fn a_clip_goes_to_qwen_as_frames_with_their_times() {
         prompt.contains(&expected),
         "{prompt}\nshould contain\n{expected}"
     );
+    // What the frames cost: the same for each (the same size), counted from the sequence.
+    let cost = prompt
+        .split("of them for 3 images (")
+        .nth(1)
+        .and_then(|rest| rest.split(" each)").next())
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(cost.is_some_and(|n| n > 0), "{prompt}");
 }
 
 #[test]

@@ -48,6 +48,7 @@ fn answer(text: &str) -> AssistantTurn {
             time_to_first_token: Default::default(),
             tokens_per_second: 1.0,
             seed: None,
+            prompt: None,
         }),
         answered_by: None,
     }

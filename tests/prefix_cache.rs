@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use common::*;
 use tokio::sync::mpsc::UnboundedReceiver;
-use vchat::conversation::{AssistantTurn, ChatImage, Conversation};
+use vchat::conversation::{AssistantTurn, ChatImage, Conversation, PromptSize};
 use vchat::engine::{Engine, EngineEvent};
 use vchat::sampling::SamplingSettings;
 
@@ -79,6 +79,15 @@ fn greedy(tokens: usize) -> SamplingSettings {
     }
 }
 
+/// Greedy with a repetition penalty: the penalty looks at every token of the chat, so a
+/// request answered from the cache must see the reused prefix too, not only what it prefills.
+fn greedy_penalised(tokens: usize) -> SamplingSettings {
+    SamplingSettings {
+        repetition_penalty: 2.0,
+        ..greedy(tokens)
+    }
+}
+
 fn answered(conversation: &mut Conversation, text: String) {
     conversation.push_assistant(AssistantTurn {
         text,
@@ -97,47 +106,61 @@ struct Chat {
     answer_tokens: usize,
 }
 
-/// One request answered from the cache: what it was and its token ids.
+/// One request answered from the cache: what it was, its settings, its token ids and the
+/// prompt size it reported.
 struct Cached {
     what: String,
     conversation: Conversation,
-    answer_tokens: usize,
+    settings: SamplingSettings,
     token_ids: Vec<u32>,
+    prompt: Option<PromptSize>,
 }
 
 async fn answer(
     engine: &Engine,
     events: &mut UnboundedReceiver<EngineEvent>,
     conversation: &Conversation,
-    tokens: usize,
+    settings: &SamplingSettings,
 ) -> Answer {
-    collect(events, engine.generate(conversation, &greedy(tokens))).await
+    collect(events, engine.generate(conversation, settings)).await
 }
 
-/// Plays `chats` on one engine; every follow-up and regenerate must hit the cache and reuse
-/// more tokens than it processes. Then a fresh engine per cached request answers the same
-/// conversation from scratch, and the ids must be equal.
-async fn cached_equal_fresh(model: &Path, chats: Vec<Chat>) {
+/// Plays `chats` on one engine, greedy or with a repetition penalty; every follow-up
+/// and regenerate must hit the cache and reuse more tokens than it processes. Then a fresh
+/// engine per cached request answers the same conversation from scratch: the ids must be
+/// equal, and so must the prompt's size the answer reports (the whole prompt, images
+/// included, not the part the cache left to prefill).
+async fn cached_equal_fresh(model: &Path, chats: &[Chat], penalised: bool) {
     let (engine, mut events, info) = ready_engine(tiny_options(model)).await;
     let arch = info.architecture;
     let mut cached: Vec<Cached> = Vec::new();
-    for (chat_index, chat) in chats.into_iter().enumerate() {
+    for (chat_index, chat) in chats.iter().enumerate() {
         let mut conversation = Conversation::default();
         let last = chat.turns.len() - 1;
-        let (regenerate, answer_tokens) = (chat.regenerate, chat.answer_tokens);
-        for (index, (question, images)) in chat.turns.into_iter().enumerate() {
+        let settings = if penalised {
+            greedy_penalised(chat.answer_tokens)
+        } else {
+            greedy(chat.answer_tokens)
+        };
+        let regenerate = chat.regenerate;
+        for (index, (question, images)) in chat.turns.iter().cloned().enumerate() {
             let images_added = !images.is_empty();
             conversation.push_user(question, images);
-            let mut asks = vec![format!("{arch}, chat {chat_index}, turn {index}")];
+            let penalty = if penalised {
+                " (repetition penalty)"
+            } else {
+                ""
+            };
+            let mut asks = vec![format!("{arch}{penalty}, chat {chat_index}, turn {index}")];
             if index == last && regenerate {
                 asks.push(format!(
-                    "{arch}, chat {chat_index}, turn {index} regenerated"
+                    "{arch}{penalty}, chat {chat_index}, turn {index} regenerated"
                 ));
             }
             let mut text = String::new();
             for what in asks {
                 let (_, mark) = hits_since(0);
-                let reply = answer(&engine, &mut events, &conversation, answer_tokens).await;
+                let reply = answer(&engine, &mut events, &conversation, &settings).await;
                 text = reply.text;
                 let (hits, _) = hits_since(mark);
                 if index == 0 && !what.ends_with("regenerated") {
@@ -157,8 +180,9 @@ async fn cached_equal_fresh(model: &Path, chats: Vec<Chat>) {
                 cached.push(Cached {
                     what,
                     conversation: conversation.clone(),
-                    answer_tokens,
+                    settings: settings.clone(),
                     token_ids: reply.token_ids,
+                    prompt: reply.stats.prompt,
                 });
             }
             // The answer as it streamed goes on in the chat, as in the app.
@@ -169,14 +193,13 @@ async fn cached_equal_fresh(model: &Path, chats: Vec<Chat>) {
     for request in cached {
         let (fresh, mut fresh_events, _) = ready_engine(tiny_options(model)).await;
         let (_, mark) = hits_since(0);
-        let ids = answer(
+        let reply = answer(
             &fresh,
             &mut fresh_events,
             &request.conversation,
-            request.answer_tokens,
+            &request.settings,
         )
-        .await
-        .token_ids;
+        .await;
         // mistral.rs's dummy run at load ("hello") leaves an entry whose first token, a BOS,
         // a prompt may share; nothing else is in a fresh engine's cache.
         let (hits, _) = hits_since(mark);
@@ -186,8 +209,21 @@ async fn cached_equal_fresh(model: &Path, chats: Vec<Chat>) {
             request.what
         );
         assert_eq!(
-            request.token_ids, ids,
+            request.token_ids, reply.token_ids,
             "{}: the cached answer equals a full prefill",
+            request.what
+        );
+        let size = reply.stats.prompt.expect("prompt measured");
+        let image_tokens = size.image_tokens.expect("the image token is known");
+        assert_eq!(
+            size.images == 0,
+            image_tokens == 0,
+            "{}: image positions found exactly when images are sent: {size:?}",
+            request.what
+        );
+        assert_eq!(
+            request.prompt, reply.stats.prompt,
+            "{}: the cached answer reports the whole prompt",
             request.what
         );
     }
@@ -249,13 +285,15 @@ fn chats(several_images: bool) -> Vec<Chat> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_follow_ups_and_regenerates_equal_a_full_prefill_on_every_cached_architecture() {
     engine_log();
-    cached_equal_fresh(tiny_model(), chats(false)).await;
-    for (args, name) in [(["2.5"], "tiny-qwen2_5-vl"), (["3"], "tiny-qwen3-vl")] {
-        let model = generated_model("make_hf_qwen_vl.py", &args, name);
-        cached_equal_fresh(&model, chats(true)).await;
+    for penalised in [false, true] {
+        cached_equal_fresh(tiny_model(), &chats(false), penalised).await;
+        for (args, name) in [(["2.5"], "tiny-qwen2_5-vl"), (["3"], "tiny-qwen3-vl")] {
+            let model = generated_model("make_hf_qwen_vl.py", &args, name);
+            cached_equal_fresh(&model, &chats(true), penalised).await;
+        }
+        let gemma = generated_model("make_hf_gemma3.py", &[], "tiny-gemma3");
+        cached_equal_fresh(&gemma, &gemma_chats(), penalised).await;
     }
-    let gemma = generated_model("make_hf_gemma3.py", &[], "tiny-gemma3");
-    cached_equal_fresh(&gemma, gemma_chats()).await;
 }
 
 /// Gemma 3's sliding-window layers keep only the last window of keys (64 on the tiny model,

@@ -37,6 +37,7 @@ fn answer(text: &str, tokens: usize, seed: u64) -> AssistantTurn {
             time_to_first_token: Duration::from_millis(120),
             tokens_per_second: 42.5,
             seed: Some(seed),
+            prompt: None,
         }),
         answered_by: Some("llava-hf/llava-1.5-7b-hf".into()),
     }

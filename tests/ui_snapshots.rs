@@ -21,6 +21,7 @@ fn stats(tokens: usize, finish: FinishReason) -> AnswerStats {
         time_to_first_token: Duration::from_millis(120),
         tokens_per_second: 35.5,
         seed: None,
+        prompt: None,
     }
 }
 

@@ -203,3 +203,62 @@ async fn a_chat_with_a_clip_saves_its_frames_and_reopens_them() {
     // The three frames are stored as images; no copy of the clip.
     assert_eq!(std::fs::read_dir(store.images_dir()).unwrap().count(), 3);
 }
+
+/// `/frame N` reads one moment again at the clip's own resolution: the sampled frames are at
+/// most `FRAME_EDGE` a side, the frame read again is not, and it is the frame at that time.
+#[tokio::test]
+async fn a_frame_read_again_has_the_clips_own_size_and_time() {
+    let big = ffmpeg_clip(
+        "red-clock-1600.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=1600x900:r=5:d=2,geq=r='100*T':g=0:b=0",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-qp",
+            "0",
+        ],
+    );
+    let source = big.to_str().unwrap();
+    let options = MediaOptions::default();
+    let clip = media::load_clip(source, &options, FrameSampling::Count(4))
+        .await
+        .expect("clip");
+    assert_eq!(
+        clip.frames[0].image.pixels.dimensions(),
+        (video::FRAME_EDGE, 576)
+    );
+    let time = clip.frames[2].time;
+    let frame = media::load_frame(source, time, &options)
+        .await
+        .expect("frame");
+    assert_eq!(frame.pixels.dimensions(), (1600, 900));
+    let red = mean_red(&frame.pixels);
+    assert!(
+        (red - 100.0 * time).abs() <= 100.0 * 0.2 + 3.0,
+        "the frame at {time} s has red {red}"
+    );
+    assert!(frame.label.contains("full size"), "{}", frame.label);
+
+    // An animated GIF's frame at a time is the one on screen then.
+    let colours: Vec<[u8; 3]> = (0..10).map(|i| [20 + 20 * i as u8, 0, 0]).collect();
+    let gif = scratch_dir().join("shades-frame.gif");
+    std::fs::write(&gif, animated_gif(&colours, 200)).unwrap();
+    let frame = media::load_frame(gif.to_str().unwrap(), 1.25, &options)
+        .await
+        .expect("frame");
+    let red = i32::from(frame.pixels.get_pixel(5, 5)[0]);
+    assert!((red - 140).abs() <= 4, "red {red}");
+
+    // A clip that is gone by then: one line.
+    let err = media::load_frame("/nonexistent/clip.mp4", 1.0, &options)
+        .await
+        .expect_err("no clip");
+    assert!(err.to_string().contains("no such file"), "{err}");
+}

@@ -124,7 +124,8 @@ pub struct TurnCounts {
     turns: usize,
     pub users: usize,
     pub answers: usize,
-    /// Tokens of every answer plus user text at about four characters a token.
+    /// The last measured prompt (images included) and what followed it: answers' tokens and
+    /// user text at about four characters a token.
     pub tokens: usize,
 }
 
@@ -167,7 +168,12 @@ impl ChatLayout {
                 }
                 Turn::Assistant(answer) => {
                     counts.answers += 1;
-                    counts.tokens += answer.stats.as_ref().map_or(0, |s| s.tokens);
+                    let stats = answer.stats.as_ref();
+                    // A measured prompt covers everything before the answer, images included.
+                    if let Some(prompt) = stats.and_then(|s| s.prompt) {
+                        counts.tokens = prompt.tokens;
+                    }
+                    counts.tokens += stats.map_or(0, |s| s.tokens);
                 }
             }
         }

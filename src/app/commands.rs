@@ -5,6 +5,8 @@
 pub enum Command {
     /// Load an image (path or URL) for the next user turn.
     Image(String),
+    /// Attach frame N of the last clip (none: the one shown) at full size.
+    Frame(Option<usize>),
     /// Take the attached images off the next message.
     Detach,
     /// Start a new chat, with a new image if one is named.
@@ -47,6 +49,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "/video PATH|URL",
         "attach a clip's sampled frames (MP4, WebM, MKV, MOV via ffmpeg; animated GIF, PNG, WebP)",
+    ),
+    (
+        "/frame [N]",
+        "attach frame N of the last clip (or the one shown) at full size, to ask about details",
     ),
     ("/detach", "take the attached images off the next message"),
     (
@@ -101,6 +107,11 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
         // A clip given to /image is a clip as well: the file decides, not the command.
         "video" if args.is_empty() => Err("usage: /video PATH|URL".into()),
         "video" => Ok(Command::Image(args.to_string())),
+        "frame" if args.is_empty() => Ok(Command::Frame(None)),
+        "frame" => match args.parse::<usize>() {
+            Ok(n) => Ok(Command::Frame(Some(n))),
+            Err(_) => Err("usage: /frame [N], N the frame's number from 1".into()),
+        },
         "detach" => Ok(Command::Detach),
         "new" | "clear" => Ok(Command::New((!args.is_empty()).then(|| args.to_string()))),
         "system" => Ok(Command::System(args.to_string())),

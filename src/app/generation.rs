@@ -124,6 +124,13 @@ impl State {
                 // Only the prompt view asked last is shown (not one of a chat left since).
                 if self.prompt_request == Some(request) {
                     self.prompt_request = None;
+                    let text = match self.last_prompt_size() {
+                        Some(size) => format!(
+                            "{text}\n\n[the last answer's prompt, as the model ran it: {}]",
+                            size.describe()
+                        ),
+                        None => text,
+                    };
                     self.add_note(EntryKind::Prompt, &text);
                     self.scroll = 0;
                 }
@@ -146,6 +153,7 @@ impl State {
                     time_to_first_token: Default::default(),
                     tokens_per_second: 0.0,
                     seed: None,
+                    prompt: None,
                 };
                 self.finish_answer(stats);
                 self.add_note(EntryKind::Notice, &format!("error: {}", one_line(&message)));

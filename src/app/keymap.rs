@@ -307,6 +307,13 @@ impl Default for Keymap {
                 Action::ImageNext,
             ),
             b(
+                "image_play",
+                Image,
+                "play or pause the last clip's frames at their sampled pace",
+                &[(Char(' '), NONE), (Char('p'), NONE)],
+                Action::ImagePlay,
+            ),
+            b(
                 "edit",
                 Settings,
                 "type an exact value (Enter applies, Esc cancels)",

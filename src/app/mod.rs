@@ -130,6 +130,10 @@ pub enum Action {
     CopyAnswer,
     /// Show the previous image of the chat in the image pane.
     ImagePrev,
+    /// Play (or pause) the last clip's frames in the image pane.
+    ImagePlay,
+    /// The wake-up asked for by [`Effect::WakeAfter`]: the next frame of the clip playing.
+    PlayTick(Ticket),
     /// Show the next image of the chat in the image pane.
     ImageNext,
     /// Open the list of saved chats.
@@ -175,6 +179,18 @@ pub enum Effect {
     Cancel(RequestId),
     /// Load an image from a path or URL; reply with [`Action::ImageLoaded`].
     LoadImage { ticket: Ticket, source: String },
+    /// Send [`Action::PlayTick`] with this ticket after this long.
+    WakeAfter {
+        ticket: Ticket,
+        after: std::time::Duration,
+    },
+    /// Read the frame at `time` seconds of the clip at `source` at its own resolution; reply
+    /// with [`Action::ImageLoaded`].
+    LoadFrame {
+        ticket: Ticket,
+        source: String,
+        time: f64,
+    },
     /// Complete the file path in `/image PARTIAL`; reply with [`Action::PathCompleted`].
     CompletePath { ticket: Ticket, typed: String },
     /// Ask the engine for the prompt text of `conversation`; reply with
@@ -203,7 +219,7 @@ pub enum Effect {
         path: Option<String>,
         chat: ChatMeta,
         conversation: Conversation,
-        partial: Option<AssistantTurn>,
+        partial: Option<Box<AssistantTurn>>,
     },
     /// Restore the terminal and exit.
     Quit,
@@ -324,6 +340,10 @@ pub struct State {
     /// A clip sampled before the model was loaded: attached as frames or as a contact sheet
     /// once the model says which it takes (see `clips.rs`).
     pub parked_clip: Option<crate::media::video::ClipForModels>,
+    /// The clip attached last in this session: what `/frame N` reads again at full size.
+    pub last_clip: Option<crate::media::video::ClipForModels>,
+    /// The clip's frames are playing in the image pane: the ticket of the wake-up awaited.
+    pub playing: Option<Ticket>,
     pub notice: Option<Notice>,
     /// Lines scrolled up from the bottom of the chat; 0 follows the stream.
     pub scroll: usize,
@@ -400,6 +420,8 @@ impl State {
             images_queued: std::collections::VecDeque::new(),
             send_when_images_ready: false,
             parked_clip: None,
+            last_clip: None,
+            playing: None,
             notice: None,
             scroll: 0,
             ctrl_c_armed: false,
@@ -470,10 +492,24 @@ impl State {
         }
     }
 
-    /// Approximate context used: tokens of every finished answer plus the running one, plus
-    /// user text at about four characters a token.
+    /// Context used: the last measured prompt (images included), the answers since and the
+    /// running one, and user text since at about four characters a token.
     pub fn context_tokens(&self) -> usize {
         self.turn_counts().tokens + self.streamed_tokens()
+    }
+
+    /// The size of the prompt the chat's last measured answer was generated from.
+    pub fn last_prompt_size(&self) -> Option<crate::conversation::PromptSize> {
+        let last_answer = self
+            .conversation
+            .turns
+            .iter()
+            .rev()
+            .find_map(|turn| match turn {
+                crate::conversation::Turn::Assistant(answer) => Some(answer),
+                crate::conversation::Turn::User(_) => None,
+            })?;
+        last_answer.stats.as_ref()?.prompt
     }
 
     /// Tokens streamed into the running answer so far.

@@ -34,6 +34,7 @@ impl State {
                 time_to_first_token: Default::default(),
                 tokens_per_second: 0.0,
                 seed: settings.seed,
+                prompt: None,
             }),
             answered_by: self.answered_by(),
         })

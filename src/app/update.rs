@@ -133,6 +133,8 @@ impl State {
                 self.flip_image(1);
                 vec![]
             }
+            Action::ImagePlay => self.play_or_pause(),
+            Action::PlayTick(ticket) => self.play_next_frame(ticket),
             Action::OpenChatList => self.open_chat_list(),
             Action::ChatListKey(key) => self.on_list_key(key),
             Action::ChatsListed { chats, problems } => {
@@ -240,7 +242,7 @@ impl State {
             path,
             chat: self.chat.clone(),
             conversation: self.conversation.clone(),
-            partial: self.partial_answer(),
+            partial: self.partial_answer().map(Box::new),
         }]
     }
 
@@ -443,6 +445,7 @@ impl State {
 
     fn run_command(&mut self, command: Command) -> Vec<Effect> {
         match command {
+            Command::Frame(number) => self.attach_full_frame(number),
             Command::Image(source) => {
                 // With one image per request, a later /image wins over one still loading,
                 // whichever finishes first. A model that takes several gets them one after

@@ -54,6 +54,9 @@ pub struct LoadedModel {
     pub model: Model,
     pub info: ModelInfo,
     pub style: PromptStyle,
+    /// The ids that stand for image (and video) positions in a prompt, from config.json: the
+    /// sampler counts them to tell the user what the images cost.
+    pub image_token_ids: Vec<u32>,
 }
 
 /// Where the weights come from.
@@ -80,7 +83,10 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
                 })??
         }
     };
-    let architecture = read_architecture(&config_path)?;
+    let ModelConfig {
+        architecture,
+        image_token_ids,
+    } = read_config(&config_path)?;
     if let Some(arch) = &architecture {
         if MultimodalLoaderType::from_causal_lm_name(arch).is_err() {
             return Err(LoadError::NotVisionModel {
@@ -175,7 +181,12 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
         one_image_per_request: style.one_image_per_request(),
         backend: "local".into(),
     };
-    Ok(Arc::new(LoadedModel { model, info, style }))
+    Ok(Arc::new(LoadedModel {
+        model,
+        info,
+        style,
+        image_token_ids,
+    }))
 }
 
 /// mistral.rs's setting for a multi-GPU layout; `None` keeps its default.
@@ -294,8 +305,16 @@ fn takes_no_images(architecture: &str) -> Option<&'static str> {
     }
 }
 
-/// `architectures[0]` of a model's config.json.
-fn read_architecture(path: &Path) -> Result<Option<String>, LoadError> {
+/// What vchat reads of a model's config.json itself.
+struct ModelConfig {
+    /// `architectures[0]`.
+    architecture: Option<String>,
+    /// The image and video placeholder ids under the names the model families use
+    /// (`image_token_index`: LLaVA, Gemma 3; `image_token_id`, `video_token_id`: Qwen).
+    image_token_ids: Vec<u32>,
+}
+
+fn read_config(path: &Path) -> Result<ModelConfig, LoadError> {
     let bad = |reason: String| LoadError::BadConfig {
         path: path.display().to_string(),
         reason,
@@ -303,11 +322,28 @@ fn read_architecture(path: &Path) -> Result<Option<String>, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
-    Ok(json
+    let architecture = json
         .get("architectures")
         .and_then(|a| a.get(0))
         .and_then(|a| a.as_str())
-        .map(str::to_string))
+        .map(str::to_string);
+    let mut image_token_ids: Vec<u32> = ["image_token_index", "image_token_id", "video_token_id"]
+        .iter()
+        .filter_map(|key| json.get(key)?.as_u64()?.try_into().ok())
+        .collect();
+    if matches!(
+        architecture.as_deref(),
+        Some("LlavaForConditionalGeneration" | "LlavaNextForConditionalGeneration")
+    ) {
+        // mistral.rs 0.8.1 fills LLaVA's image positions with id 0 (`<unk>`), not the image
+        // token (llava_inputs_processor.rs).
+        image_token_ids = vec![0];
+    }
+    image_token_ids.dedup();
+    Ok(ModelConfig {
+        architecture,
+        image_token_ids,
+    })
 }
 
 fn write_template(cache_dir: &Path, template: &str) -> Result<String, String> {

@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use mistralrs::{CustomLogitsProcessor, Tensor};
 
+use crate::conversation::PromptSize;
 use crate::sampling::SamplingSettings;
 use vchat_sampler::{argmax, sample, Distribution, SplitMix64};
 
@@ -39,6 +40,10 @@ pub struct VchatSampler {
     log: Mutex<TokenLog>,
     /// The model's context length, once known: the answer ends there.
     context_limit: OnceLock<usize>,
+    /// The ids of image positions, and how many images the request sent.
+    image_tokens: Option<(Vec<u32>, usize)>,
+    /// The prompt as the model ran it, seen when the first token is picked.
+    prompt: OnceLock<PromptSize>,
 }
 
 /// What the user reads when the chat has filled the model's context.
@@ -63,7 +68,21 @@ impl VchatSampler {
             rng: Mutex::new(SplitMix64::new(seed)),
             log: Mutex::new(TokenLog::default()),
             context_limit: OnceLock::new(),
+            image_tokens: None,
+            prompt: OnceLock::new(),
         }
+    }
+
+    /// Counts the prompt's positions with one of `ids` as the positions of the request's
+    /// `images` images.
+    pub fn count_image_tokens(mut self, ids: &[u32], images: usize) -> Self {
+        self.image_tokens = Some((ids.to_vec(), images));
+        self
+    }
+
+    /// The prompt's size, once the first token has been picked.
+    pub fn prompt(&self) -> Option<PromptSize> {
+        self.prompt.get().copied()
     }
 
     /// Ends the answer when the sequence reaches `tokens`, the model's context length. Without
@@ -101,6 +120,19 @@ impl CustomLogitsProcessor for VchatSampler {
                 return Err(candle_core::Error::Msg(context_full_message(limit)));
             }
         }
+        // Called first with the prompt alone: the whole prompt, whatever the prefix cache kept.
+        self.prompt.get_or_init(|| {
+            let (ids, images) = self
+                .image_tokens
+                .as_ref()
+                .map_or((&[][..], 0), |(ids, n)| (&ids[..], *n));
+            PromptSize {
+                tokens: context.len(),
+                images,
+                image_tokens: (!ids.is_empty())
+                    .then(|| context.iter().filter(|id| ids.contains(id)).count()),
+            }
+        });
         // Text-only requests hand over [1, vocab], image requests [vocab]: keep the shape.
         let values: Vec<f32> = logits
             .flatten_all()?

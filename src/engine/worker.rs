@@ -90,14 +90,13 @@ async fn generate(
 ) {
     let started = Instant::now();
     let seed = settings.seed.unwrap_or_else(crate::rng::fresh_seed);
-    let sampler = Arc::new(VchatSampler::new(&settings, seed));
     let send_error = |message: String| {
         let _ = events.send(EngineEvent::Error { request, message });
     };
 
-    let mut responses = match send_request(&model, &conversation, &settings, sampler.clone()).await
+    let (mut responses, sampler) = match send_request(&model, &conversation, &settings, seed).await
     {
-        Ok(rx) => rx,
+        Ok(sent) => sent,
         Err(message) => return send_error(message),
     };
 
@@ -180,6 +179,7 @@ async fn generate(
         time_to_first_token,
         tokens_per_second,
         seed: (!settings.is_greedy()).then_some(seed),
+        prompt: sampler.prompt(),
     };
     let _ = events.send(EngineEvent::Done {
         request,
@@ -192,14 +192,18 @@ async fn send_request(
     model: &LoadedModel,
     conversation: &Conversation,
     settings: &SamplingSettings,
-    sampler: Arc<VchatSampler>,
-) -> Result<mpsc::Receiver<Response>, String> {
+    seed: u64,
+) -> Result<(mpsc::Receiver<Response>, Arc<VchatSampler>), String> {
     let runner = model.model.inner();
     let config = runner.config(None).map_err(|e| one_line(&e))?;
+    let prompt = prepare(model.style, conversation, &config.category);
+    let sampler = Arc::new(
+        VchatSampler::new(settings, seed)
+            .count_image_tokens(&model.image_token_ids, prompt.images.len()),
+    );
     if let Some(limit) = config.max_seq_len {
         sampler.limit_context(limit);
     }
-    let prompt = prepare(model.style, conversation, &config.category);
     let messages = if prompt.images.is_empty() {
         RequestMessage::Chat {
             messages: prompt.messages,
@@ -228,7 +232,7 @@ async fn send_request(
         suffix: None,
         tools: None,
         tool_choice: None,
-        logits_processors: Some(vec![sampler]),
+        logits_processors: Some(vec![sampler.clone()]),
         return_raw_logits: false,
         web_search_options: None,
         model_id: None,
@@ -240,7 +244,7 @@ async fn send_request(
         .send(request)
         .await
         .map_err(|_| "the engine has stopped".to_string())?;
-    Ok(rx)
+    Ok((rx, sampler))
 }
 
 /// mistral.rs always picks greedily here (temperature unset) among the one token that

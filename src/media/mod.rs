@@ -156,23 +156,7 @@ pub async fn load_clip(
         .await
         .map_err(|e| join_error(source, e))?;
     }
-    // ffmpeg seeks in the file: a URL's clip is downloaded (under the usual limits) to a
-    // private temporary file first, removed when done.
-    let download = if is_url(source) {
-        let bytes = fetch::fetch_bytes(source, options).await?;
-        Some(TempClip::write(&bytes).map_err(|e| MediaError::Unreadable {
-            path: source.into(),
-            reason: e.to_string(),
-        })?)
-    } else {
-        if !Path::new(source).is_file() {
-            return Err(MediaError::Video {
-                source_name: source.into(),
-                reason: "no such file".into(),
-            });
-        }
-        None
-    };
+    let download = local_copy(source, options).await?;
     let path = download
         .as_ref()
         .map_or_else(|| Path::new(source).to_path_buf(), |d| d.0.clone());
@@ -183,6 +167,58 @@ pub async fn load_clip(
     })
     .await
     .map_err(|e| join_error(source, e))?
+}
+
+/// One frame of a clip at `time` seconds, at the clip's own resolution (decoded under the
+/// usual image limits) rather than the sampled frames' [`video::FRAME_EDGE`]: for a follow-up
+/// about the details of one moment.
+pub async fn load_frame(
+    source: &str,
+    time: f64,
+    options: &MediaOptions,
+) -> Result<ChatImage, MediaError> {
+    let limits = options.limits.clone();
+    let label = source.to_string();
+    if !video::is_container_video(source) {
+        let bytes = read_source(source, options).await?;
+        return tokio::task::spawn_blocking(move || {
+            video::animation_frame(&bytes, &label, time, &limits)
+        })
+        .await
+        .map_err(|e| join_error(source, e))?;
+    }
+    let download = local_copy(source, options).await?;
+    let path = download
+        .as_ref()
+        .map_or_else(|| Path::new(source).to_path_buf(), |d| d.0.clone());
+    tokio::task::spawn_blocking(move || {
+        let frame = video::video_frame(&path, &label, time, &limits);
+        drop(download);
+        frame
+    })
+    .await
+    .map_err(|e| join_error(source, e))?
+}
+
+/// ffmpeg seeks in the file: a URL's clip is downloaded (under the usual limits) to a private
+/// temporary file first, removed when dropped. `None` for a local file (which must exist).
+async fn local_copy(source: &str, options: &MediaOptions) -> Result<Option<TempClip>, MediaError> {
+    if is_url(source) {
+        let bytes = fetch::fetch_bytes(source, options).await?;
+        return Ok(Some(TempClip::write(&bytes).map_err(|e| {
+            MediaError::Unreadable {
+                path: source.into(),
+                reason: e.to_string(),
+            }
+        })?));
+    }
+    if !Path::new(source).is_file() {
+        return Err(MediaError::Video {
+            source_name: source.into(),
+            reason: "no such file".into(),
+        });
+    }
+    Ok(None)
 }
 
 fn join_error(source: &str, e: tokio::task::JoinError) -> MediaError {

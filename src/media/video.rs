@@ -85,6 +85,9 @@ impl Clip {
 /// the model is known (the app may load a clip before the model).
 #[derive(Debug, Clone)]
 pub struct ClipForModels {
+    /// Where the clip came from, and each frame's time: what `/frame N` reads again.
+    pub source: String,
+    pub times: Vec<f64>,
     pub frames: Vec<ChatImage>,
     pub frames_note: String,
     pub sheet: ChatImage,
@@ -96,6 +99,8 @@ impl ClipForModels {
         let (frames, frames_note) = for_model(clip, false)?;
         let (mut sheet, sheet_note) = for_model(clip, true)?;
         Ok(Self {
+            source: clip.source.clone(),
+            times: clip.frames.iter().map(|f| f.time).collect(),
             frames,
             frames_note,
             sheet: sheet.remove(0),
@@ -188,30 +193,8 @@ pub fn clip_from_animation(
     {
         limits.check_edges(width, height, source)?;
     }
-    // First pass: each frame's start time (frames are decoded one at a time and dropped).
-    let starts = {
-        let Some(frames) = animation_frames(bytes, source)? else {
-            return Ok(None);
-        };
-        let mut starts = Vec::new();
-        let mut clock = 0.0;
-        for frame in frames {
-            let frame = frame.map_err(|e| corrupt(source, e))?;
-            starts.push(clock);
-            let (numerator, denominator) = frame.delay().numer_denom_ms();
-            // Browsers show a frame with no delay for 100 ms: so does vchat.
-            let ms = if numerator == 0 {
-                100.0
-            } else {
-                f64::from(numerator) / f64::from(denominator.max(1))
-            };
-            clock += ms / 1000.0;
-        }
-        if starts.len() < 2 {
-            return Ok(None);
-        }
-        starts.push(clock);
-        starts
+    let Some(starts) = frame_starts(bytes, source)? else {
+        return Ok(None);
     };
     let duration = *starts.last().unwrap_or(&0.0);
     let (times, capped) = sample_times(duration, sampling, starts.len() - 1);
@@ -240,6 +223,76 @@ pub fn clip_from_animation(
         frames,
         capped,
     }))
+}
+
+/// Each frame's start time in an animated image, then its end (frames are decoded one at a
+/// time and dropped); `None` when it is not animated.
+fn frame_starts(bytes: &[u8], source: &str) -> Result<Option<Vec<f64>>, MediaError> {
+    let Some(frames) = animation_frames(bytes, source)? else {
+        return Ok(None);
+    };
+    let mut starts = Vec::new();
+    let mut clock = 0.0;
+    for frame in frames {
+        let frame = frame.map_err(|e| corrupt(source, e))?;
+        starts.push(clock);
+        let (numerator, denominator) = frame.delay().numer_denom_ms();
+        // Browsers show a frame with no delay for 100 ms: so does vchat.
+        let ms = if numerator == 0 {
+            100.0
+        } else {
+            f64::from(numerator) / f64::from(denominator.max(1))
+        };
+        clock += ms / 1000.0;
+    }
+    if starts.len() < 2 {
+        return Ok(None);
+    }
+    starts.push(clock);
+    Ok(Some(starts))
+}
+
+/// The frame of an animated image on screen at `time`, at the image's own size.
+pub fn animation_frame(
+    bytes: &[u8],
+    source: &str,
+    time: f64,
+    limits: &DecodeLimits,
+) -> Result<ChatImage, MediaError> {
+    let not_animated = || MediaError::Video {
+        source_name: source.into(),
+        reason: "it is no longer an animation".into(),
+    };
+    if let Ok((width, height)) = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| corrupt(source, image::ImageError::IoError(e)))?
+        .into_dimensions()
+    {
+        limits.check_edges(width, height, source)?;
+    }
+    let starts = frame_starts(bytes, source)?.ok_or_else(not_animated)?;
+    let index = starts.partition_point(|&s| s <= time).saturating_sub(1);
+    let frames = animation_frames(bytes, source)?.ok_or_else(not_animated)?;
+    let frame = frames.into_iter().nth(index).ok_or_else(not_animated)?;
+    let pixels = DynamicImage::ImageRgba8(frame.map_err(|e| corrupt(source, e))?.into_buffer());
+    full_frame(&pixels, source, time)
+}
+
+/// The frame of a container video at `time`, at the video's own size.
+pub fn video_frame(
+    path: &Path,
+    source: &str,
+    time: f64,
+    limits: &DecodeLimits,
+) -> Result<ChatImage, MediaError> {
+    let ppm = extract_frame(path, source, time, None)?;
+    full_frame(&decode_image(&ppm, source, limits)?, source, time)
+}
+
+fn full_frame(pixels: &DynamicImage, source: &str, time: f64) -> Result<ChatImage, MediaError> {
+    let png = encode_png(pixels, source)?;
+    let label = format!("{source} @ {} s, full size", format_time(time));
+    Ok(ChatImage::new(label, png, pixels.clone()))
 }
 
 type Frames<'a> = Box<dyn Iterator<Item = image::ImageResult<image::Frame>> + 'a>;
@@ -314,7 +367,7 @@ pub fn clip_from_video_file(
         .min(times.len())
         .max(1);
     let frame_at = |time: f64| -> Result<ClipFrame, MediaError> {
-        let ppm = extract_frame(path, source, time)?;
+        let ppm = extract_frame(path, source, time, Some(FRAME_EDGE))?;
         make_frame(&decode_image(&ppm, source, limits)?, source, time)
     };
     let mut slots: Vec<Option<Result<ClipFrame, MediaError>>> = Vec::new();
@@ -387,27 +440,34 @@ fn probe(path: &Path, source: &str) -> Result<(f64, f64), MediaError> {
     Ok((duration, interval))
 }
 
-/// One frame at `time` seconds, no larger than [`FRAME_EDGE`], as a PPM (uncompressed: the
-/// quickest for ffmpeg to write and for vchat to read).
-fn extract_frame(path: &Path, source: &str, time: f64) -> Result<Vec<u8>, MediaError> {
-    let edge = FRAME_EDGE;
+/// One frame at `time` seconds, no larger than `edge` a side when given, as a PPM
+/// (uncompressed: the quickest for ffmpeg to write and for vchat to read).
+fn extract_frame(
+    path: &Path,
+    source: &str,
+    time: f64,
+    edge: Option<u32>,
+) -> Result<Vec<u8>, MediaError> {
+    let mut command = Command::new("ffmpeg");
+    command
+        .args([
+            "-v",
+            "error",
+            "-nostdin",
+            "-ss",
+            &format!("{time:.3}"),
+            "-i",
+        ])
+        .arg(path)
+        .args(["-frames:v", "1", "-an"]);
+    if let Some(edge) = edge {
+        command.arg("-vf").arg(format!(
+            "scale='min({edge},iw)':'min({edge},ih)':force_original_aspect_ratio=decrease"
+        ));
+    }
     let output = run_tool(
         "ffmpeg",
-        Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-nostdin",
-                "-ss",
-                &format!("{time:.3}"),
-                "-i",
-            ])
-            .arg(path)
-            .args(["-frames:v", "1", "-an", "-vf"])
-            .arg(format!(
-                "scale='min({edge},iw)':'min({edge},ih)':force_original_aspect_ratio=decrease"
-            ))
-            .args(["-f", "image2pipe", "-c:v", "ppm", "-"]),
+        command.args(["-f", "image2pipe", "-c:v", "ppm", "-"]),
     )?;
     if !output.status.success() || output.stdout.is_empty() {
         let reason = first_line(&output.stderr)

@@ -172,6 +172,33 @@ impl Session {
                 });
                 None
             }
+            Effect::LoadFrame {
+                ticket,
+                source,
+                time,
+            } => {
+                let tx = self.results_tx.clone();
+                let media = self.media.clone();
+                tokio::spawn(async move {
+                    let result = media::load_frame(&source, time, &media)
+                        .await
+                        .map_err(|e| one_line(&e.to_string()));
+                    let _ = tx.send(Action::ImageLoaded {
+                        ticket,
+                        source,
+                        result,
+                    });
+                });
+                None
+            }
+            Effect::WakeAfter { ticket, after } => {
+                let tx = self.results_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let _ = tx.send(Action::PlayTick(ticket));
+                });
+                None
+            }
             Effect::CompletePath { ticket, typed } => {
                 self.in_background(move || {
                     let completed = complete_image_path(&typed);
@@ -232,7 +259,7 @@ impl Session {
                 partial,
             } => {
                 self.in_background(move || {
-                    let (file, images) = chats::to_file(&chat, &conversation, partial.as_ref());
+                    let (file, images) = chats::to_file(&chat, &conversation, partial.as_deref());
                     let output = path.map(PathBuf::from).unwrap_or_else(|| {
                         PathBuf::from(format!("{}.{}", file.id, format.extension()))
                     });

@@ -73,6 +73,8 @@ pub(super) async fn generate(
             0.0
         },
         seed: (!settings.is_greedy()).then_some(seed),
+        // Servers count image positions each their own way, when they say at all.
+        prompt: None,
     };
     let _ = events.send(EngineEvent::Done {
         request,
