@@ -219,6 +219,27 @@ fn outside_tmux_kitty_is_detected_and_a_paste_right_after_its_answer_arrives() {
     terminal.quit();
 }
 
+/// kitty before 0.28 answers the graphics query but cannot show images placed with Unicode
+/// placeholders, which is how they are sent (Debian 12's kitty 0.26 drew boxes): its
+/// XTVERSION answer gets it half-blocks; a newer kitty keeps its graphics. A paste right after
+/// either answer still arrives.
+#[test]
+fn kitty_before_0_28_gets_half_blocks_and_a_newer_one_its_graphics() {
+    for (version, expected) in [("0.26.5", "Halfblocks"), ("0.35.2", "Kitty")] {
+        let reply = [
+            format!("\x1bP>|kitty({version})\x1b\\").as_bytes(),
+            KITTY_ANSWER,
+            &paste_and_send("and now?"),
+        ]
+        .concat();
+        let mut terminal = PlayedTerminal::start(reply.leak());
+        let protocol = terminal.protocol_chosen();
+        assert!(protocol.contains(expected), "kitty {version}: {protocol}");
+        assert_eq!(terminal.first_message(), "and now?");
+        terminal.quit();
+    }
+}
+
 /// A file dropped onto the terminal arrives as a bracketed paste of its quoted path: it is
 /// attached, and the question typed (here pasted) right after goes with it, even though the
 /// image was still loading when Enter came.
