@@ -175,10 +175,14 @@ impl Harness {
                     (Action::Submit, MayDrop::Nothing)
                 }
                 3 => (Action::ShowPrompt, MayDrop::Nothing),
-                4 => {
-                    let source = format!("picture-{}.png", self.pick(4));
-                    (Action::AttachImage(source), MayDrop::Nothing)
-                }
+                4 => match self.pick(5) {
+                    // The clipboard's image comes in as a file's does.
+                    0 => (Action::PasteImage, MayDrop::Nothing),
+                    n => {
+                        let source = format!("picture-{n}.png");
+                        (Action::AttachImage(source), MayDrop::Nothing)
+                    }
+                },
                 5 => (Action::Regenerate, MayDrop::LastAnswer),
                 6 => (Action::Stop, MayDrop::Nothing),
                 7 => {
@@ -378,6 +382,11 @@ impl Harness {
                 Effect::LoadImage { ticket, source } => {
                     self.world.last_image_asked = Some(source.clone());
                     self.world.image_loads.push((ticket, source));
+                    None
+                }
+                Effect::ReadClipboardImage { ticket } => {
+                    self.world.last_image_asked = Some("clipboard".into());
+                    self.world.image_loads.push((ticket, "clipboard".into()));
                     None
                 }
                 Effect::RenderPrompt(_) => {

@@ -286,10 +286,20 @@ fn a_clip_attaches_its_frames_and_the_image_pane_steps_through_them() {
     tmux.wait_for("the frame before", |s| {
         s.contains("Image: loop.gif @ 1.25 s")
     });
+    // Space plays on from the frame shown, one frame per 0.5 s, and stops at the last.
+    tmux.keys("", &["Space"]);
+    tmux.wait_for("the clip to play to its last frame", |s| {
+        s.contains("Image: loop.gif @ 1.75 s")
+    });
 
-    // Back to the input: the question goes after the note, with the four frames.
+    // Back to the input; frame 2 again, at the clip's own size, for the same message.
     tmux.keys("", &["Tab"]);
-    tmux.keys("What changes?", &["Enter"]);
+    tmux.keys("/frame 2", &["Enter"]);
+    tmux.wait_for("the full-size frame", |s| {
+        s.contains("image ready: loop.gif @ 0.75 s, full size")
+    });
+    // The question goes after the notes, with the four frames and the full-size one.
+    tmux.keys("What changes?", &["End", "Enter"]);
     tmux.wait_for("the answer's stats", |s| s.contains("tokens/s"));
     tmux.keys("/quit", &["Enter"]);
     tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED 0"));
@@ -303,7 +313,13 @@ fn a_clip_attaches_its_frames_and_the_image_pane_steps_through_them() {
     let Some(vchat::conversation::Turn::User(turn)) = chat.turns.first() else {
         panic!("the message was saved");
     };
-    assert!(turn.text.starts_with("[video loop.gif") && turn.text.ends_with("What changes?"));
+    assert!(
+        turn.text
+            .starts_with("[frame 2 of loop.gif at 0.75 s, full size]\n[video loop.gif")
+            && turn.text.ends_with("What changes?"),
+        "{}",
+        turn.text
+    );
     let labels: Vec<&str> = turn.images.iter().map(|i| i.label.as_str()).collect();
     assert_eq!(
         labels,
@@ -311,7 +327,74 @@ fn a_clip_attaches_its_frames_and_the_image_pane_steps_through_them() {
             "loop.gif @ 0.25 s",
             "loop.gif @ 0.75 s",
             "loop.gif @ 1.25 s",
-            "loop.gif @ 1.75 s"
+            "loop.gif @ 1.75 s",
+            "loop.gif @ 0.75 s, full size"
         ]
     );
+}
+
+/// Ctrl-V attaches the image on the clipboard, read with the desktop's clipboard program
+/// (here X11's `xclip`, played by a script that answers as xclip does); with text on the
+/// clipboard it says so in one line and attaches nothing.
+#[test]
+fn ctrl_v_attaches_the_image_on_the_clipboard() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let png = test_png(1);
+    let clipboard = home.path().join("clipboard-targets");
+    std::fs::write(&clipboard, "UTF8_STRING\ntext/plain\n").unwrap();
+    let xclip = bin.join("xclip");
+    std::fs::write(
+        &xclip,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in\n  *TARGETS*) cat {targets} ;;\n  *image/png*) cat {png} ;;\n  *) exit 1 ;;\nesac\n",
+            targets = shell_quote(&clipboard),
+            png = shell_quote(&png),
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&xclip, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let command = format!(
+        "env -u WAYLAND_DISPLAY DISPLAY=:99 PATH={bin}:\"$PATH\" VCHAT_CACHE_DIR={home} VCHAT_CONFIG_DIR={home} VCHAT_DATA_DIR={home} HF_HUB_OFFLINE=1 {} --model {} --cpu --greedy --max-tokens 3; echo VCHAT-EXITED $?; exec sleep 600",
+        shell_quote(Path::new(env!("CARGO_BIN_EXE_vchat"))),
+        shell_quote(tiny_model()),
+        bin = shell_quote(&bin),
+        home = shell_quote(home.path()),
+    );
+    let tmux = Tmux::start_named(&command, "clipboard");
+    tmux.wait_for("the model to load", |s| s.contains("model ready"));
+
+    tmux.keys("", &["C-v"]);
+    tmux.wait_for("the text-only clipboard refused", |s| {
+        s.contains("the clipboard holds no image")
+    });
+
+    std::fs::write(&clipboard, "TARGETS\nimage/png\ntext/plain\n").unwrap();
+    tmux.keys("", &["C-v"]);
+    let (w, h) = image::image_dimensions(&png).unwrap();
+    let label = format!("clipboard image {w}×{h}");
+    tmux.wait_for("the clipboard's image", |s| {
+        s.contains(&format!("image ready: {label}"))
+    });
+    tmux.keys("What is this?", &["Enter"]);
+    tmux.wait_for("the answer's stats", |s| s.contains("tokens/s"));
+    tmux.keys("/quit", &["Enter"]);
+    tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED 0"));
+
+    // Saved with the message: the clipboard's bytes, as they were.
+    let store = vchat::chats::ChatStore::new(home.path());
+    let (chats, _) = store.list();
+    let saved = store.load(&chats[0].id).unwrap();
+    let chat = vchat::chats::to_conversation(&saved.file, &saved.images);
+    let Some(vchat::conversation::Turn::User(turn)) = chat.turns.first() else {
+        panic!("the message was saved");
+    };
+    assert_eq!(turn.text, "What is this?");
+    let [image] = &turn.images[..] else {
+        panic!("one image: {:?}", turn.images.len());
+    };
+    assert_eq!(image.label, label);
+    assert_eq!(image.encoded.bytes, std::fs::read(&png).unwrap());
 }

@@ -7,6 +7,8 @@ pub enum Command {
     Image(String),
     /// Attach frame N of the last clip (none: the one shown) at full size.
     Frame(Option<usize>),
+    /// Attach the image on the system clipboard.
+    Paste,
     /// Take the attached images off the next message.
     Detach,
     /// Start a new chat, with a new image if one is named.
@@ -40,6 +42,21 @@ pub enum Command {
     Quit,
 }
 
+/// Splits the input into vchat's notes at its start (the lines in brackets that `/video` and
+/// `/frame` put there, such as `[video clip.mp4, …]`) and what follows, so that a command
+/// typed after them still runs, and the notes stay for the message to come.
+pub fn split_notes(text: &str) -> (&str, &str) {
+    let mut end = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_end();
+        if !(line.ends_with('\n') && trimmed.starts_with('[') && trimmed.ends_with(']')) {
+            break;
+        }
+        end += line.len();
+    }
+    text.split_at(end)
+}
+
 /// Every command with its arguments and what it does, for the help overlay and the README.
 pub const COMMANDS: &[(&str, &str)] = &[
     (
@@ -53,6 +70,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "/frame [N]",
         "attach frame N of the last clip (or the one shown) at full size, to ask about details",
+    ),
+    (
+        "/paste",
+        "attach the image on the clipboard (as Ctrl-V does)",
     ),
     ("/detach", "take the attached images off the next message"),
     (
@@ -112,6 +133,7 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             Ok(n) => Ok(Command::Frame(Some(n))),
             Err(_) => Err("usage: /frame [N], N the frame's number from 1".into()),
         },
+        "paste" => Ok(Command::Paste),
         "detach" => Ok(Command::Detach),
         "new" | "clear" => Ok(Command::New((!args.is_empty()).then(|| args.to_string()))),
         "system" => Ok(Command::System(args.to_string())),
@@ -212,6 +234,21 @@ mod tests {
         );
         assert!(matches!(parse("/frob"), Some(Err(_))));
         assert!(matches!(parse("/set x"), Some(Err(_))));
+    }
+
+    #[test]
+    fn a_command_after_vchats_notes_is_a_command() {
+        let note = "[video a.mp4, 2.00 s long: 2 frames at 0.50, 1.50 s]\n";
+        assert_eq!(split_notes(&format!("{note}/frame 2")), (note, "/frame 2"));
+        let two = format!("[frame 1 of a.mp4 at 0.50 s, full size]\n{note}");
+        assert_eq!(
+            split_notes(&format!("{two}/paste")),
+            (two.as_str(), "/paste")
+        );
+        // A message is not split into notes; a note alone has nothing after it.
+        assert_eq!(split_notes("[x] is done\n/y"), ("", "[x] is done\n/y"));
+        assert_eq!(split_notes("[only]"), ("", "[only]"));
+        assert_eq!(parse(split_notes(&format!("{note}What?")).1), None);
     }
 
     #[test]

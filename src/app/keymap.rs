@@ -147,6 +147,13 @@ impl Default for Keymap {
                 Action::CopyAnswer,
             ),
             b(
+                "paste_image",
+                Global,
+                "attach the image on the clipboard (Wayland, X11, ssh -X, macOS)",
+                &[(Char('v'), CTRL)],
+                Action::PasteImage,
+            ),
+            b(
                 "page_up",
                 Global,
                 "scroll the chat up a page",

@@ -132,6 +132,8 @@ pub enum Action {
     ImagePrev,
     /// Play (or pause) the last clip's frames in the image pane.
     ImagePlay,
+    /// Attach the image on the system clipboard.
+    PasteImage,
     /// The wake-up asked for by [`Effect::WakeAfter`]: the next frame of the clip playing.
     PlayTick(Ticket),
     /// Show the next image of the chat in the image pane.
@@ -179,6 +181,8 @@ pub enum Effect {
     Cancel(RequestId),
     /// Load an image from a path or URL; reply with [`Action::ImageLoaded`].
     LoadImage { ticket: Ticket, source: String },
+    /// Read the image on the system clipboard; reply with [`Action::ImageLoaded`].
+    ReadClipboardImage { ticket: Ticket },
     /// Send [`Action::PlayTick`] with this ticket after this long.
     WakeAfter {
         ticket: Ticket,

@@ -134,6 +134,7 @@ impl State {
                 vec![]
             }
             Action::ImagePlay => self.play_or_pause(),
+            Action::PasteImage => self.paste_clipboard_image(),
             Action::PlayTick(ticket) => self.play_next_frame(ticket),
             Action::OpenChatList => self.open_chat_list(),
             Action::ChatListKey(key) => self.on_list_key(key),
@@ -216,6 +217,19 @@ impl State {
             effects.extend(self.send_message());
         }
         effects
+    }
+
+    /// Ctrl-V, `/paste`: the clipboard's image for the next message, loaded as `/image`
+    /// loads one (a message sent meanwhile waits for it).
+    fn paste_clipboard_image(&mut self) -> Vec<Effect> {
+        if self.image_loading.is_some() {
+            self.notify("an image is still loading: paste once it is in", true);
+            return vec![];
+        }
+        let ticket = self.ticket();
+        self.image_loading = Some((ticket, "clipboard".into()));
+        self.notify("reading the clipboard", false);
+        vec![Effect::ReadClipboardImage { ticket }]
     }
 
     /// Starts loading an image for the next message.
@@ -398,10 +412,15 @@ impl State {
         if text.trim().is_empty() {
             return vec![];
         }
-        match commands::parse(&text) {
+        let (notes, typed) = commands::split_notes(&text);
+        match commands::parse(typed) {
             Some(Ok(command)) => {
-                // Taken first: a command such as /edit fills the input anew.
+                // Taken first: a command such as /edit fills the input anew. Notes before the
+                // command stay for the message.
                 self.input.take();
+                if !notes.is_empty() {
+                    self.input.set_text(notes);
+                }
                 let effects = self.run_command(command);
                 if self.input_error.is_some() {
                     // A refused command stays for correcting.
@@ -446,6 +465,7 @@ impl State {
     fn run_command(&mut self, command: Command) -> Vec<Effect> {
         match command {
             Command::Frame(number) => self.attach_full_frame(number),
+            Command::Paste => self.paste_clipboard_image(),
             Command::Image(source) => {
                 // With one image per request, a later /image wins over one still loading,
                 // whichever finishes first. A model that takes several gets them one after

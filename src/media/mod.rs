@@ -125,6 +125,19 @@ async fn read_source(source: &str, options: &MediaOptions) -> Result<Vec<u8>, Me
     }
 }
 
+/// An image from bytes already in memory (the clipboard's), checked and decoded as a file's.
+pub async fn image_from_bytes(
+    bytes: Vec<u8>,
+    label: &str,
+    options: &MediaOptions,
+) -> Result<ChatImage, MediaError> {
+    let (label, limits) = (label.to_string(), options.limits.clone());
+    let source = label.clone();
+    tokio::task::spawn_blocking(move || still_image(bytes, label, &limits))
+        .await
+        .map_err(|e| join_error(&source, e))?
+}
+
 fn still_image(
     bytes: Vec<u8>,
     label: String,

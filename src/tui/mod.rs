@@ -1,6 +1,7 @@
 //! The full-screen app: terminal setup, the event loop, and the bridge between terminal
 //! events, the engine and the [`State`](crate::app::State).
 
+mod clipboard;
 mod complete;
 mod dropped;
 mod images;

@@ -191,6 +191,34 @@ impl Session {
                 });
                 None
             }
+            Effect::ReadClipboardImage { ticket } => {
+                let tx = self.results_tx.clone();
+                let media = self.media.clone();
+                tokio::spawn(async move {
+                    let route = super::clipboard::Desktop::current().route();
+                    let bytes =
+                        tokio::task::spawn_blocking(move || super::clipboard::read_image(&route))
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string()));
+                    let result = match bytes {
+                        Ok(bytes) => media::image_from_bytes(bytes, "clipboard image", &media)
+                            .await
+                            .map(|mut image| {
+                                let (w, h) = (image.pixels.width(), image.pixels.height());
+                                image.label = format!("clipboard image {w}×{h}");
+                                image
+                            })
+                            .map_err(|e| one_line(&e.to_string())),
+                        Err(reason) => Err(reason),
+                    };
+                    let _ = tx.send(Action::ImageLoaded {
+                        ticket,
+                        source: "clipboard".into(),
+                        result,
+                    });
+                });
+                None
+            }
             Effect::WakeAfter { ticket, after } => {
                 let tx = self.results_tx.clone();
                 tokio::spawn(async move {
