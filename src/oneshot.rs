@@ -193,17 +193,49 @@ pub async fn list_models(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Resu
     Ok(())
 }
 
+/// Waits for the model. While it downloads and loads, a terminal on stderr shows one line of
+/// progress, rewritten in place and cleared when done; stderr that is not a terminal (a pipe,
+/// a log file) gets nothing.
 async fn wait_until_ready(
     events: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
 ) -> Result<ModelInfo, Exit> {
+    use std::io::IsTerminal;
+    let live = std::io::stderr().is_terminal();
+    let mut shown = false;
+    let clear = |shown: bool| {
+        if shown {
+            eprint!("\r\x1b[2K");
+        }
+    };
     while let Some(event) = events.recv().await {
         match event {
-            EngineEvent::Ready { info, .. } => return Ok(info),
-            EngineEvent::LoadFailed { message, .. } => return Err(Exit::new(Exit::MODEL, message)),
-            EngineEvent::Loading { stage, .. } => tracing::info!("loading: {stage}"),
+            EngineEvent::Ready { info, .. } => {
+                clear(shown);
+                return Ok(info);
+            }
+            EngineEvent::LoadFailed { message, .. } => {
+                clear(shown);
+                return Err(Exit::new(Exit::MODEL, message));
+            }
+            EngineEvent::Loading {
+                stage, fraction, ..
+            } => {
+                tracing::info!("loading: {stage}");
+                if live {
+                    let (width, _) = crossterm::terminal::size().unwrap_or((80, 24));
+                    let line = format!("{:>3.0}% {}", fraction * 100.0, sanitize(&stage));
+                    let line: String = line
+                        .chars()
+                        .take(usize::from(width).saturating_sub(1))
+                        .collect();
+                    eprint!("\r\x1b[2K{line}");
+                    shown = true;
+                }
+            }
             _ => {}
         }
     }
+    clear(shown);
     Err(Exit::new(Exit::MODEL, "the engine stopped while loading"))
 }
 

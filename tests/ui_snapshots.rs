@@ -298,6 +298,42 @@ fn answers_render_markdown_lists_emphasis_and_code() {
 }
 
 #[test]
+fn a_download_in_the_status_bar_is_shown_whole_or_cut_at_a_word() {
+    let start = StartInfo {
+        model: "llava-hf/llava-1.5-7b-hf".into(),
+        device: "cuda".into(),
+        quantization: "q8_0".into(),
+        dtype: "auto".into(),
+    };
+    let mut state = State::new(start, SamplingSettings::default(), None);
+    let stage = "downloading model-00002-of-00003.safetensors (5/9): 7.3 GB of 14.1 GB · 48 MB/s · 2 min 22 s left";
+    state.update(Action::Engine(EngineEvent::Loading {
+        request: RequestId::LOAD,
+        stage: stage.into(),
+        fraction: 0.52,
+    }));
+    let label = format!("loading  52% {stage}");
+    for width in 40..=200u16 {
+        let screen = render(&state, width, 24);
+        let bar = screen.lines().last().unwrap().trim_matches('"').trim_end();
+        let shown = bar.split('│').next().unwrap().trim();
+        let whole = shown == label;
+        let cut = shown
+            .strip_suffix('…')
+            .is_some_and(|kept| label.starts_with(kept) && label[kept.len()..].starts_with(' '));
+        assert!(whole || cut, "width {width}: {shown:?}");
+        if width >= 120 {
+            assert!(shown.contains("of 14.1 GB"), "width {width}: {shown:?}");
+        }
+    }
+    let chat = render(&state, 120, 24);
+    assert!(
+        chat.contains("Loading the model (52%): downloading model-00002-of-00003.safetensors"),
+        "{chat}"
+    );
+}
+
+#[test]
 fn the_status_bar_drops_whole_fields_to_fit_and_cuts_a_notice_at_a_word() {
     let mut state = with_chat(ready_state());
     let full_facts = [

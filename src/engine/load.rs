@@ -66,23 +66,32 @@ enum Source {
 }
 
 /// Loads the model described by `options`. Blocking work runs off the async workers.
-pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError> {
+///
+/// A hub model is downloaded first (see [`download`](super::download)), with `report` told
+/// how far; mistral.rs then loads the downloaded folder.
+pub async fn load(
+    options: &EngineOptions,
+    report: super::download::Report,
+) -> Result<Arc<LoadedModel>, LoadError> {
     if let Some(reason) = options.device_map.refusal(options.device) {
         return Err(LoadError::DeviceMap(reason));
     }
-    let source = resolve_source(&options.model)?;
-    let config_path = match &source {
-        Source::Local(dir) => dir.join("config.json"),
+    let dir = match resolve_source(&options.model)? {
         Source::Hub(id) => {
-            let (id, offline) = (id.clone(), options.offline);
-            tokio::task::spawn_blocking(move || hub_config(&id, offline))
-                .await
-                .map_err(|e| LoadError::Hub {
-                    model: options.model.clone(),
-                    reason: panic_text(e),
-                })??
+            let (offline, report_download) = (options.offline, report.clone());
+            let dir =
+                tokio::task::spawn_blocking(move || hub_snapshot(&id, offline, report_download))
+                    .await
+                    .map_err(|e| LoadError::Hub {
+                        model: options.model.clone(),
+                        reason: panic_text(e),
+                    })??;
+            report("loading the weights".into(), 1.0);
+            dir
         }
+        Source::Local(dir) => dir,
     };
+    let config_path = dir.join("config.json");
     let ModelConfig {
         architecture,
         image_token_ids,
@@ -113,10 +122,7 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
     }
     let isq = resolve_isq(options.isq, on_gpu);
 
-    let model_arg = match &source {
-        Source::Local(dir) => dir.display().to_string(),
-        Source::Hub(id) => id.clone(),
-    };
+    let model_arg = dir.display().to_string();
     let mut builder = MultimodalModelBuilder::new(&model_arg)
         .with_dtype(dtype)
         .with_token_source(if options.offline {
@@ -162,10 +168,10 @@ pub async fn load(options: &EngineOptions) -> Result<Arc<LoadedModel>, LoadError
     let built = tokio::task::spawn_blocking(move || handle.block_on(builder.build())).await;
     let model = match built {
         Ok(Ok(model)) => model,
-        Ok(Err(e)) => return Err(classify_failure(&source, &options.model, &format!("{e:#}"))),
+        Ok(Err(e)) => return Err(engine_failure(&options.model, &format!("{e:#}"))),
         Err(join) => {
             let reason = panic_text(join);
-            return Err(classify_failure(&source, &options.model, &reason));
+            return Err(engine_failure(&options.model, &reason));
         }
     };
 
@@ -267,29 +273,27 @@ fn resolve_source(model: &str) -> Result<Source, LoadError> {
     Ok(Source::Hub(model.into()))
 }
 
-/// The hub model's config.json, from the local cache or downloaded: its architecture decides
-/// the prompt style before the weights are fetched, and a hub that cannot be reached is
-/// reported before anything else happens.
-fn hub_config(model: &str, offline: bool) -> Result<PathBuf, LoadError> {
+/// The folder of a hub model's files: downloaded (or found complete in the cache), or, offline,
+/// the cached snapshot as it is.
+fn hub_snapshot(
+    model: &str,
+    offline: bool,
+    report: super::download::Report,
+) -> Result<PathBuf, LoadError> {
     let fail = |reason: String| LoadError::Hub {
         model: model.into(),
         reason,
     };
     if offline {
-        return hf_hub::Cache::from_env()
+        let config = hf_hub::Cache::from_env()
             .model(model.to_string())
             .get("config.json")
             .ok_or_else(|| {
                 fail("it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set".into())
-            });
+            })?;
+        return Ok(config.parent().map(Path::to_path_buf).unwrap_or(config));
     }
-    let api = hf_hub::api::sync::ApiBuilder::from_env()
-        .with_progress(false)
-        .build()
-        .map_err(|e| fail(one_line(&e.to_string())))?;
-    api.model(model.to_string())
-        .get("config.json")
-        .map_err(|e| fail(one_line(&e.to_string())))
+    super::download::fetch_model(&super::download::Hub::from_env(), model, report).map_err(fail)
 }
 
 /// Architectures that mistral.rs's multimodal loader accepts but that cannot see an image:
@@ -354,17 +358,11 @@ fn write_template(cache_dir: &Path, template: &str) -> Result<String, String> {
     Ok(path.display().to_string())
 }
 
-fn classify_failure(source: &Source, model: &str, reason: &str) -> LoadError {
-    let reason = one_line(reason);
-    match source {
-        Source::Hub(_) => LoadError::Hub {
-            model: model.into(),
-            reason,
-        },
-        Source::Local(_) => LoadError::Engine {
-            model: model.into(),
-            reason,
-        },
+/// mistral.rs could not load the files (a hub model's are downloaded by then).
+fn engine_failure(model: &str, reason: &str) -> LoadError {
+    LoadError::Engine {
+        model: model.into(),
+        reason: one_line(reason),
     }
 }
 

@@ -2,6 +2,7 @@
 //! (generate, cancel, render the prompt), events come out, each tagged with the id of the
 //! request it answers. Nothing here touches the terminal.
 
+pub mod download;
 mod load;
 mod options;
 mod prompt;

@@ -30,7 +30,17 @@ pub async fn run(
         stage: format!("loading {}", options.model),
         fraction: 0.0,
     });
-    let model = match load(&options).await {
+    // The download's progress, as loading events (the app's status bar and chat, one-shot's
+    // progress line).
+    let progress_events = events.clone();
+    let report: super::download::Report = Arc::new(move |stage: String, fraction: f32| {
+        let _ = progress_events.send(EngineEvent::Loading {
+            request: RequestId::LOAD,
+            stage,
+            fraction,
+        });
+    });
+    let model = match load(&options, report).await {
         Ok(model) => {
             send(EngineEvent::Loading {
                 request: RequestId::LOAD,

@@ -21,7 +21,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         ),
     };
     let model = super::short_model_name(model);
+    let width = usize::from(area.width);
     let (label, label_style) = state_label(state, theme);
+    // The state comes first and goes last: a long one (a download's progress) is cut at a
+    // word only when nothing else is left to drop.
+    let label = fit_words(&label, width.saturating_sub(2));
     let label = Span::styled(format!(" {label} "), label_style);
     // The facts in the order shown, each with the rank at which it goes when the bar is too
     // narrow (highest first): the settings change with the panel and stay longest.
@@ -39,7 +43,6 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     }
     facts.push((2, format!("ctx ≈{} tok", state.context_tokens())));
 
-    let width = usize::from(area.width);
     let facts_text = |facts: &[(u8, String)]| {
         let shown: Vec<&str> = facts.iter().map(|(_, text)| text.as_str()).collect();
         if shown.is_empty() {
