@@ -545,6 +545,80 @@ fn the_image_pane_plays_a_clips_frames_at_their_pace() {
     assert_eq!(shown(&s).as_deref(), Some("clip.mp4 @ 0.5 s"));
 }
 
+/// `/model` loads another model while the chat goes on: an answer running when it is ready
+/// ends with the model that began it, and the next goes to the new one; a model that cannot
+/// be loaded leaves the chat with the one it had.
+#[test]
+fn model_switches_after_the_running_answer_and_a_failed_one_changes_nothing() {
+    use vchat::engine::EngineEvent;
+    let named = |name: &str| vchat::engine::ModelInfo {
+        model: name.into(),
+        ..vchat_info()
+    };
+    let mut s = state();
+    s.update(Action::Engine(EngineEvent::Ready {
+        request: RequestId::LOAD,
+        info: named("first"),
+    }));
+    assert!(send(&mut s, "hello")
+        .iter()
+        .any(|e| matches!(e, Effect::Generate { .. })));
+    s.update(Action::GenerationStarted(RequestId(1)));
+    s.update(Action::Engine(EngineEvent::Token {
+        request: RequestId(1),
+        text: "Hi".into(),
+    }));
+
+    let effects = send(&mut s, "/model second");
+    assert!(matches!(&effects[..], [Effect::SwitchModel(m)] if m == "second"));
+    s.update(Action::NextEngine(EngineEvent::Loading {
+        request: RequestId::LOAD,
+        stage: "loading the weights".into(),
+        fraction: 0.5,
+    }));
+    assert!(s
+        .notice
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("loading second 50%"));
+    // Ready while the answer runs: nothing changes yet.
+    let effects = s.update(Action::NextEngine(EngineEvent::Ready {
+        request: RequestId::LOAD,
+        info: named("second"),
+    }));
+    assert!(effects.is_empty(), "{effects:?}");
+    let effects = s.update(Action::Engine(EngineEvent::Done {
+        request: RequestId(1),
+        stats: vchat::conversation::AnswerStats {
+            finish: vchat::conversation::FinishReason::Stop,
+            tokens: 1,
+            time_to_first_token: Default::default(),
+            tokens_per_second: 0.0,
+            seed: None,
+            prompt: None,
+        },
+        token_ids: vec![],
+    }));
+    assert!(effects.iter().any(|e| matches!(e, Effect::UseNextEngine)));
+    let Some(vchat::conversation::Turn::Assistant(answer)) = s.conversation.turns.last() else {
+        panic!("the answer was kept");
+    };
+    assert_eq!(answer.answered_by.as_deref(), Some("first"));
+    assert!(matches!(&s.model, vchat::app::ModelStatus::Ready(info) if info.model == "second"));
+
+    // A model that cannot be loaded: one line, and the chat keeps "second".
+    send(&mut s, "/model missing/model");
+    let effects = s.update(Action::NextEngine(EngineEvent::LoadFailed {
+        request: RequestId::LOAD,
+        message: "model folder not found".into(),
+    }));
+    assert!(effects.iter().any(|e| matches!(e, Effect::DropNextEngine)));
+    assert!(s.notice.as_ref().unwrap().is_error);
+    assert!(matches!(&s.model, vchat::app::ModelStatus::Ready(info) if info.model == "second"));
+    assert!(s.switching.is_none());
+}
+
 /// A model's description as the engine gives it, for tests without an engine.
 fn vchat_info() -> vchat::engine::ModelInfo {
     vchat::engine::ModelInfo {

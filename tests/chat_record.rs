@@ -413,6 +413,9 @@ impl Harness {
                 // No clips in these runs: no frame is read again, nothing plays.
                 Effect::CompletePath { .. }
                 | Effect::LoadFrame { .. }
+                | Effect::SwitchModel(_)
+                | Effect::UseNextEngine
+                | Effect::DropNextEngine
                 | Effect::WakeAfter { .. }
                 | Effect::Copy(_)
                 | Effect::ListChats

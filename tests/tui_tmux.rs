@@ -398,3 +398,49 @@ fn ctrl_v_attaches_the_image_on_the_clipboard() {
     assert_eq!(image.label, label);
     assert_eq!(image.encoded.bytes, std::fs::read(&png).unwrap());
 }
+
+/// `/model PATH` loads another model while the chat stays on screen; the next answer comes
+/// from it, and the saved chat records which model gave each answer.
+#[test]
+fn model_switches_in_the_middle_of_a_chat() {
+    let qwen = common::generated_model("make_hf_qwen_vl.py", &["2.5"], "tiny-qwen2_5-vl");
+    let home = tempfile::tempdir().unwrap();
+    let command = format!(
+        "env VCHAT_CACHE_DIR={home} VCHAT_CONFIG_DIR={home} VCHAT_DATA_DIR={home} HF_HUB_OFFLINE=1 {} --model {} --image {} --cpu --greedy --max-tokens 3; echo VCHAT-EXITED $?; exec sleep 600",
+        shell_quote(Path::new(env!("CARGO_BIN_EXE_vchat"))),
+        shell_quote(tiny_model()),
+        shell_quote(&test_png(0)),
+        home = shell_quote(home.path()),
+    );
+    let tmux = Tmux::start_named(&command, "switch");
+    tmux.wait_for("the model to load", |s| s.contains("model ready"));
+    tmux.keys("Describe the image", &["Enter"]);
+    tmux.wait_for("the first answer", |s| s.matches("tokens/s").count() == 1);
+
+    tmux.keys(&format!("/model {}", qwen.display()), &["Enter"]);
+    tmux.wait_for("the switch", |s| s.contains("now answering with"));
+    tmux.keys("And now?", &["Enter"]);
+    tmux.wait_for("the second answer", |s| s.matches("tokens/s").count() == 2);
+    tmux.keys("/quit", &["Enter"]);
+    tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED 0"));
+
+    let store = vchat::chats::ChatStore::new(home.path());
+    let (chats, _) = store.list();
+    let saved = store.load(&chats[0].id).unwrap();
+    let chat = vchat::chats::to_conversation(&saved.file, &saved.images);
+    let by: Vec<Option<String>> = chat
+        .turns
+        .iter()
+        .filter_map(|t| match t {
+            vchat::conversation::Turn::Assistant(a) => Some(a.answered_by.clone()),
+            vchat::conversation::Turn::User(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        by,
+        [
+            Some(tiny_model().display().to_string()),
+            Some(qwen.display().to_string())
+        ]
+    );
+}

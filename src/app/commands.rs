@@ -9,6 +9,8 @@ pub enum Command {
     Frame(Option<usize>),
     /// Attach the image on the system clipboard.
     Paste,
+    /// Load another model (id or folder) and go on with it; empty: name the one in use.
+    Model(String),
     /// Take the attached images off the next message.
     Detach,
     /// Start a new chat, with a new image if one is named.
@@ -77,6 +79,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("/detach", "take the attached images off the next message"),
     (
+        "/model [ID|PATH]",
+        "load another model in the background and go on with it (a remote server: its model id)",
+    ),
+    (
         "/new [PATH|URL]",
         "start a new chat (keeps the settings, and the image unless one is named)",
     ),
@@ -134,6 +140,7 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             Err(_) => Err("usage: /frame [N], N the frame's number from 1".into()),
         },
         "paste" => Ok(Command::Paste),
+        "model" => Ok(Command::Model(args.to_string())),
         "detach" => Ok(Command::Detach),
         "new" | "clear" => Ok(Command::New((!args.is_empty()).then(|| args.to_string()))),
         "system" => Ok(Command::System(args.to_string())),

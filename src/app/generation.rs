@@ -144,7 +144,7 @@ impl State {
             }
             EngineEvent::Done { stats, .. } => {
                 self.finish_answer(stats);
-                vec![]
+                self.take_switch_when_idle()
             }
             EngineEvent::Error { message, .. } => {
                 let stats = AnswerStats {
@@ -157,7 +157,7 @@ impl State {
                 };
                 self.finish_answer(stats);
                 self.add_note(EntryKind::Notice, &format!("error: {}", one_line(&message)));
-                vec![]
+                self.take_switch_when_idle()
             }
         }
     }

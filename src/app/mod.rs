@@ -11,6 +11,7 @@ pub mod input;
 mod key;
 pub mod keymap;
 pub mod settings_panel;
+pub mod switch;
 mod turns;
 mod update;
 
@@ -134,6 +135,8 @@ pub enum Action {
     ImagePlay,
     /// Attach the image on the system clipboard.
     PasteImage,
+    /// An event of the engine loading the model asked for with `/model`.
+    NextEngine(EngineEvent),
     /// The wake-up asked for by [`Effect::WakeAfter`]: the next frame of the clip playing.
     PlayTick(Ticket),
     /// Show the next image of the chat in the image pane.
@@ -181,6 +184,13 @@ pub enum Effect {
     Cancel(RequestId),
     /// Load an image from a path or URL; reply with [`Action::ImageLoaded`].
     LoadImage { ticket: Ticket, source: String },
+    /// Start loading this model (id or folder) on an engine of its own, its events coming as
+    /// [`Action::NextEngine`]; the current engine goes on meanwhile.
+    SwitchModel(String),
+    /// The next engine is ready: requests go to it from now on, and the old one is dropped.
+    UseNextEngine,
+    /// The next engine could not load its model: drop it.
+    DropNextEngine,
     /// Read the image on the system clipboard; reply with [`Action::ImageLoaded`].
     ReadClipboardImage { ticket: Ticket },
     /// Send [`Action::PlayTick`] with this ticket after this long.
@@ -348,6 +358,8 @@ pub struct State {
     pub last_clip: Option<crate::media::video::ClipForModels>,
     /// The clip's frames are playing in the image pane: the ticket of the wake-up awaited.
     pub playing: Option<Ticket>,
+    /// A model loading (or loaded, waiting for the answer to end) to take over the chat.
+    pub switching: Option<switch::Switch>,
     pub notice: Option<Notice>,
     /// Lines scrolled up from the bottom of the chat; 0 follows the stream.
     pub scroll: usize,
@@ -426,6 +438,7 @@ impl State {
             parked_clip: None,
             last_clip: None,
             playing: None,
+            switching: None,
             notice: None,
             scroll: 0,
             ctrl_c_armed: false,

@@ -135,6 +135,7 @@ impl State {
             }
             Action::ImagePlay => self.play_or_pause(),
             Action::PasteImage => self.paste_clipboard_image(),
+            Action::NextEngine(event) => self.on_next_engine(event),
             Action::PlayTick(ticket) => self.play_next_frame(ticket),
             Action::OpenChatList => self.open_chat_list(),
             Action::ChatListKey(key) => self.on_list_key(key),
@@ -466,6 +467,7 @@ impl State {
         match command {
             Command::Frame(number) => self.attach_full_frame(number),
             Command::Paste => self.paste_clipboard_image(),
+            Command::Model(model) => self.switch_model(&model),
             Command::Image(source) => {
                 // With one image per request, a later /image wins over one still loading,
                 // whichever finishes first. A model that takes several gets them one after

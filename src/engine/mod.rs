@@ -180,6 +180,19 @@ impl Engine {
         (engine, event_rx)
     }
 
+    /// Like [`start`](Self::start), for an engine that takes over from `previous`: its request
+    /// ids go on from the previous engine's, so that no id means two requests.
+    pub fn start_after(
+        options: EngineOptions,
+        previous: &Engine,
+    ) -> (Engine, mpsc::UnboundedReceiver<EngineEvent>) {
+        let (engine, events) = Self::start(options);
+        engine
+            .next_id
+            .store(previous.next_id.load(Ordering::Relaxed), Ordering::Relaxed);
+        (engine, events)
+    }
+
     /// Asks for the next assistant answer of `conversation` (which ends with a user turn).
     pub fn generate(&self, conversation: &Conversation, settings: &SamplingSettings) -> RequestId {
         let request = self.new_id();

@@ -21,6 +21,10 @@ pub struct Session {
     pub state: State,
     engine: Engine,
     engine_events: mpsc::UnboundedReceiver<EngineEvent>,
+    /// What the engine was started with (a `/model` changes the model only).
+    options: EngineOptions,
+    /// The engine loading the model of a `/model`, its events and options, until it takes over.
+    next_engine: Option<(Engine, mpsc::UnboundedReceiver<EngineEvent>, EngineOptions)>,
     /// Results of background work (image loads, chat files) come back as actions.
     results_tx: mpsc::UnboundedSender<Action>,
     results: mpsc::UnboundedReceiver<Action>,
@@ -41,12 +45,14 @@ pub struct Session {
 impl Session {
     /// Starts the engine (loading in the background) for `state`.
     pub fn start(state: State, options: EngineOptions, media: MediaOptions) -> Self {
-        let (engine, engine_events) = Engine::start(options);
+        let (engine, engine_events) = Engine::start(options.clone());
         let (results_tx, results) = mpsc::unbounded_channel();
         Self {
             state,
             engine,
             engine_events,
+            options,
+            next_engine: None,
             results_tx,
             results,
             media,
@@ -189,6 +195,29 @@ impl Session {
                         result,
                     });
                 });
+                None
+            }
+            Effect::SwitchModel(model) => {
+                let mut options = self.options.clone();
+                match &mut options.backend {
+                    crate::engine::Backend::Remote(remote) => remote.model = Some(model),
+                    crate::engine::Backend::Local => options.model = model,
+                }
+                let (engine, events) = Engine::start_after(options.clone(), &self.engine);
+                self.next_engine = Some((engine, events, options));
+                None
+            }
+            Effect::UseNextEngine => {
+                if let Some((engine, events, options)) = self.next_engine.take() {
+                    // The old engine stops (and frees its model) once its handle is gone.
+                    self.engine = engine;
+                    self.engine_events = events;
+                    self.options = options;
+                }
+                None
+            }
+            Effect::DropNextEngine => {
+                self.next_engine = None;
                 None
             }
             Effect::ReadClipboardImage { ticket } => {
@@ -375,9 +404,17 @@ impl Session {
     /// Waits for the next engine event or background result, as an action. `None` when
     /// the engine is gone.
     pub async fn next_action(&mut self) -> Option<Action> {
+        let next_engine = async {
+            match &mut self.next_engine {
+                Some((_, events, _)) => events.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             event = self.engine_events.recv() => event.map(Action::Engine),
             result = self.results.recv() => result,
+            // An engine that stops before it is ready has sent its LoadFailed already.
+            Some(event) = next_engine => Some(Action::NextEngine(event)),
         }
     }
 
