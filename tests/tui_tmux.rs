@@ -91,6 +91,33 @@ impl Drop for Tmux {
     }
 }
 
+/// Sends `question` (after pressing `keys`), waits for its answer, quits, and returns the
+/// first user turn of the one chat saved in `data`.
+fn ask_quit_and_read_first_turn(
+    tmux: &Tmux,
+    question: &str,
+    keys: &[&str],
+    data: &Path,
+) -> vchat::conversation::UserTurn {
+    tmux.keys(question, keys);
+    tmux.wait_for("the answer's stats", |s| s.contains("tokens/s"));
+    tmux.keys("/quit", &["Enter"]);
+    tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED 0"));
+    match saved_chat(data).turns.into_iter().next() {
+        Some(vchat::conversation::Turn::User(turn)) => turn,
+        _ => panic!("the message was saved"),
+    }
+}
+
+/// The one chat saved in `data`, as vchat reads it back.
+fn saved_chat(data: &Path) -> vchat::conversation::Conversation {
+    let store = vchat::chats::ChatStore::new(data);
+    let (chats, problems) = store.list();
+    assert!(problems.is_empty() && chats.len() == 1, "{problems:?}");
+    let saved = store.load(&chats[0].id).unwrap();
+    vchat::chats::to_conversation(&saved.file, &saved.images)
+}
+
 fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
 }
@@ -299,20 +326,8 @@ fn a_clip_attaches_its_frames_and_the_image_pane_steps_through_them() {
         s.contains("image ready: loop.gif @ 0.75 s, full size")
     });
     // The question goes after the notes, with the four frames and the full-size one.
-    tmux.keys("What changes?", &["End", "Enter"]);
-    tmux.wait_for("the answer's stats", |s| s.contains("tokens/s"));
-    tmux.keys("/quit", &["Enter"]);
-    tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED 0"));
-
-    // The saved chat holds the message with the note, the question and the four frames.
-    let store = vchat::chats::ChatStore::new(home.path());
-    let (chats, problems) = store.list();
-    assert!(problems.is_empty() && chats.len() == 1, "{problems:?}");
-    let saved = store.load(&chats[0].id).unwrap();
-    let chat = vchat::chats::to_conversation(&saved.file, &saved.images);
-    let Some(vchat::conversation::Turn::User(turn)) = chat.turns.first() else {
-        panic!("the message was saved");
-    };
+    // The saved chat holds the message with the notes, the question and the frames.
+    let turn = ask_quit_and_read_first_turn(&tmux, "What changes?", &["End", "Enter"], home.path());
     assert!(
         turn.text
             .starts_with("[frame 2 of loop.gif at 0.75 s, full size]\n[video loop.gif")
@@ -378,19 +393,8 @@ fn ctrl_v_attaches_the_image_on_the_clipboard() {
     tmux.wait_for("the clipboard's image", |s| {
         s.contains(&format!("image ready: {label}"))
     });
-    tmux.keys("What is this?", &["Enter"]);
-    tmux.wait_for("the answer's stats", |s| s.contains("tokens/s"));
-    tmux.keys("/quit", &["Enter"]);
-    tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED 0"));
-
     // Saved with the message: the clipboard's bytes, as they were.
-    let store = vchat::chats::ChatStore::new(home.path());
-    let (chats, _) = store.list();
-    let saved = store.load(&chats[0].id).unwrap();
-    let chat = vchat::chats::to_conversation(&saved.file, &saved.images);
-    let Some(vchat::conversation::Turn::User(turn)) = chat.turns.first() else {
-        panic!("the message was saved");
-    };
+    let turn = ask_quit_and_read_first_turn(&tmux, "What is this?", &["Enter"], home.path());
     assert_eq!(turn.text, "What is this?");
     let [image] = &turn.images[..] else {
         panic!("one image: {:?}", turn.images.len());
@@ -424,10 +428,7 @@ fn model_switches_in_the_middle_of_a_chat() {
     tmux.keys("/quit", &["Enter"]);
     tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED 0"));
 
-    let store = vchat::chats::ChatStore::new(home.path());
-    let (chats, _) = store.list();
-    let saved = store.load(&chats[0].id).unwrap();
-    let chat = vchat::chats::to_conversation(&saved.file, &saved.images);
+    let chat = saved_chat(home.path());
     let by: Vec<Option<String>> = chat
         .turns
         .iter()

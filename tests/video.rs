@@ -208,23 +208,7 @@ async fn a_chat_with_a_clip_saves_its_frames_and_reopens_them() {
 /// most `FRAME_EDGE` a side, the frame read again is not, and it is the frame at that time.
 #[tokio::test]
 async fn a_frame_read_again_has_the_clips_own_size_and_time() {
-    let big = ffmpeg_clip(
-        "red-clock-1600.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=black:s=1600x900:r=5:d=2,geq=r='100*T':g=0:b=0",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-qp",
-            "0",
-        ],
-    );
+    let big = red_clock_clip_of("red-clock-1600.mp4", "1600x900", 5, 2, 100);
     let source = big.to_str().unwrap();
     let options = MediaOptions::default();
     let clip = media::load_clip(source, &options, FrameSampling::Count(4))

@@ -169,17 +169,10 @@ pub async fn load_clip(
         .await
         .map_err(|e| join_error(source, e))?;
     }
-    let download = local_copy(source, options).await?;
-    let path = download
-        .as_ref()
-        .map_or_else(|| Path::new(source).to_path_buf(), |d| d.0.clone());
-    tokio::task::spawn_blocking(move || {
-        let clip = video::clip_from_video_file(&path, &label, sampling, &limits);
-        drop(download);
-        clip
+    with_local_copy(source, options, move |path| {
+        video::clip_from_video_file(path, &label, sampling, &limits)
     })
     .await
-    .map_err(|e| join_error(source, e))?
 }
 
 /// One frame of a clip at `time` seconds, at the clip's own resolution (decoded under the
@@ -200,14 +193,27 @@ pub async fn load_frame(
         .await
         .map_err(|e| join_error(source, e))?;
     }
+    with_local_copy(source, options, move |path| {
+        video::video_frame(path, &label, time, &limits)
+    })
+    .await
+}
+
+/// Runs `work` (blocking: ffmpeg) on a container video's local path: the file itself, or a
+/// URL's download, removed afterwards.
+async fn with_local_copy<T: Send + 'static>(
+    source: &str,
+    options: &MediaOptions,
+    work: impl FnOnce(&Path) -> Result<T, MediaError> + Send + 'static,
+) -> Result<T, MediaError> {
     let download = local_copy(source, options).await?;
     let path = download
         .as_ref()
         .map_or_else(|| Path::new(source).to_path_buf(), |d| d.0.clone());
     tokio::task::spawn_blocking(move || {
-        let frame = video::video_frame(&path, &label, time, &limits);
+        let result = work(&path);
         drop(download);
-        frame
+        result
     })
     .await
     .map_err(|e| join_error(source, e))?

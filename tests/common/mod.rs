@@ -280,13 +280,26 @@ pub fn ffmpeg_clip(name: &str, args: &[&str]) -> PathBuf {
 /// A 4-second 64 × 64 clip at 10 frames per second whose red level tells the time: 50 per
 /// second (0 at the start, 200 at the end), so a sampled frame shows when it was taken.
 pub fn red_clock_clip(name: &str) -> PathBuf {
+    red_clock_clip_of(name, "64x64", 10, 4, 50)
+}
+
+/// A red-clock clip of another size, rate, length (seconds) and red per second, lossless.
+pub fn red_clock_clip_of(
+    name: &str,
+    size: &str,
+    rate: u32,
+    seconds: u32,
+    red_per_second: u32,
+) -> PathBuf {
+    let source =
+        format!("color=c=black:s={size}:r={rate}:d={seconds},geq=r='{red_per_second}*T':g=0:b=0");
     ffmpeg_clip(
         name,
         &[
             "-f",
             "lavfi",
             "-i",
-            "color=c=black:s=64x64:r=10:d=4,geq=r='50*T':g=0:b=0",
+            &source,
             "-pix_fmt",
             "yuv420p",
             "-c:v",
