@@ -619,6 +619,30 @@ fn model_switches_after_the_running_answer_and_a_failed_one_changes_nothing() {
     assert!(s.switching.is_none());
 }
 
+/// The settings panel's model row switches the model as `/model` does: Enter, a new id, Enter.
+#[test]
+fn the_settings_panel_model_row_loads_another_model() {
+    let mut s = ready(false);
+    s.update(Action::FocusNext);
+    s.update(Action::FocusNext);
+    assert_eq!(s.focus, Focus::Settings);
+    s.update(Action::SettingPrev); // wraps to the last row: the model
+    assert_eq!(
+        s.panel.selected_name(),
+        vchat::app::settings_panel::MODEL_ROW
+    );
+    s.update(Action::SettingEdit);
+    let editor = s.panel.editing.as_mut().expect("editing");
+    assert_eq!(editor.text(), "m", "the model in use, to change");
+    editor.set_text("Qwen/Qwen2.5-VL-3B-Instruct");
+    let effects = s.update(Action::Submit);
+    assert!(
+        matches!(&effects[..], [Effect::SwitchModel(m)] if m == "Qwen/Qwen2.5-VL-3B-Instruct"),
+        "{effects:?}"
+    );
+    assert!(s.panel.editing.is_none());
+}
+
 /// A model's description as the engine gives it, for tests without an engine.
 fn vchat_info() -> vchat::engine::ModelInfo {
     vchat::engine::ModelInfo {

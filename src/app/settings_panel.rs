@@ -8,17 +8,17 @@ use crate::sampling::{allowed_range, SamplingSettings, SETTING_NAMES};
 /// The row that edits the system prompt, after the sampling settings.
 pub const SYSTEM_ROW: &str = "system prompt";
 
+/// The row that switches the model (as `/model` does), after the system prompt.
+pub const MODEL_ROW: &str = "model";
+
 /// All rows of the panel, in order.
 pub fn rows() -> impl Iterator<Item = &'static str> {
-    SETTING_NAMES
-        .iter()
-        .copied()
-        .chain(std::iter::once(SYSTEM_ROW))
+    SETTING_NAMES.iter().copied().chain([SYSTEM_ROW, MODEL_ROW])
 }
 
 /// Number of rows.
 pub fn row_count() -> usize {
-    SETTING_NAMES.len() + 1
+    SETTING_NAMES.len() + 2
 }
 
 /// The panel's own state.
@@ -82,16 +82,25 @@ fn step_whole(value: i64, step: i64, up: bool) -> String {
 }
 
 /// The panel's text for a row's value.
-pub fn value_text(settings: &SamplingSettings, system: Option<&str>, name: &str) -> String {
-    if name == SYSTEM_ROW {
-        return system.unwrap_or("(none)").to_string();
+pub fn value_text(
+    settings: &SamplingSettings,
+    system: Option<&str>,
+    model: &str,
+    name: &str,
+) -> String {
+    match name {
+        SYSTEM_ROW => system.unwrap_or("(none)").to_string(),
+        MODEL_ROW => model.to_string(),
+        _ => settings.get(name).unwrap_or_default(),
     }
-    settings.get(name).unwrap_or_default()
 }
 
 /// The allowed range of a row, for hints.
 pub fn hint(name: &str) -> &'static str {
-    allowed_range(name).unwrap_or("any text; empty clears it")
+    match name {
+        MODEL_ROW => "a hub id or a folder: Enter loads it, the chat goes on",
+        _ => allowed_range(name).unwrap_or("any text; empty clears it"),
+    }
 }
 
 #[cfg(test)]

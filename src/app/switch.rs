@@ -20,6 +20,14 @@ pub struct Switch {
 }
 
 impl State {
+    /// The model the chat uses (or is loading at start-up), as it was named.
+    pub fn model_in_use(&self) -> String {
+        match &self.model {
+            ModelStatus::Ready(info) => info.model.clone(),
+            _ => self.start.model.clone(),
+        }
+    }
+
     /// `/model`: names the model in use; `/model ID|PATH` starts loading another.
     pub(super) fn switch_model(&mut self, model: &str) -> Vec<Effect> {
         let current = self

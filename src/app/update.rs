@@ -2,7 +2,7 @@
 
 use super::chat::lines_up_to;
 use super::commands::{self, Command};
-use super::settings_panel::{self, SYSTEM_ROW};
+use super::settings_panel::{self, MODEL_ROW, SYSTEM_ROW};
 use super::{Action, Effect, Focus, Generation, Notice, State};
 use crate::text::one_line;
 
@@ -56,6 +56,7 @@ impl State {
                 editor.set_text(&settings_panel::value_text(
                     &self.settings,
                     self.conversation.system_prompt.as_deref(),
+                    &self.model_in_use(),
                     name,
                 ));
                 if name == SYSTEM_ROW && self.conversation.system_prompt.is_none() {
@@ -401,6 +402,10 @@ impl State {
         if let Some(editor) = self.panel.editing.as_ref() {
             let value = editor.text();
             let name = self.panel.selected_name();
+            if name == MODEL_ROW {
+                self.panel.editing = None;
+                return self.switch_model(value.trim());
+            }
             if self.apply_setting(name, &value) {
                 self.panel.editing = None;
             }

@@ -11,9 +11,9 @@ use crate::app::settings_panel::{self, row_count, rows};
 use crate::app::{Focus, ModelStatus, State};
 use crate::text::one_line;
 
-/// Rows the panel wants: borders, the settings, a gap, four read-only facts, a hint line.
+/// Rows the panel wants: borders, the settings, a gap, three read-only facts, a hint line.
 pub fn height() -> u16 {
-    (row_count() + 2 + 1 + 4 + 3) as u16
+    (row_count() + 2 + 1 + 3 + 3) as u16
 }
 
 /// Draws the panel into `area`.
@@ -36,9 +36,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 cursor = Some((label_width + col, index));
                 editor.text()
             }
+            _ if name == settings_panel::MODEL_ROW => {
+                super::short_model_name(&state.model_in_use())
+            }
             _ => one_line(&settings_panel::value_text(
                 &state.settings,
                 state.conversation.system_prompt.as_deref(),
+                &state.model_in_use(),
                 name,
             )),
         };
@@ -72,13 +76,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 fn read_only_facts(state: &State) -> Vec<(&'static str, String)> {
     match &state.model {
         ModelStatus::Ready(info) => vec![
-            ("model", super::short_model_name(&info.model)),
             ("device", info.device.clone()),
             ("dtype", info.dtype.clone()),
             ("quantization", info.quantization.clone()),
         ],
         _ => vec![
-            ("model", super::short_model_name(&state.start.model)),
             ("device", state.start.device.clone()),
             ("dtype", state.start.dtype.clone()),
             ("quantization", state.start.quantization.clone()),
