@@ -643,6 +643,49 @@ fn the_settings_panel_model_row_loads_another_model() {
     assert!(s.panel.editing.is_none());
 }
 
+/// The picker previews the selected image; a preview that arrives after the selection moved
+/// on is not shown, and Esc puts back the image the pane showed before.
+#[test]
+fn the_file_picker_shows_only_the_current_preview_and_esc_restores_the_pane() {
+    use vchat::app::file_picker::{PickerEntry, PickerKey};
+    use vchat::conversation::ChatImage;
+    let image = |label: &str| ChatImage::from_pixels(label, image::DynamicImage::new_rgb8(2, 2));
+    let mut s = ready(false);
+    s.shown_image = Some(image("before.png"));
+    let effects = send(&mut s, "/image");
+    let [Effect::ListFolder { ticket, .. }] = &effects[..] else {
+        panic!("a listing: {effects:?}");
+    };
+    let entry = |name: &str| PickerEntry {
+        name: name.into(),
+        is_dir: false,
+    };
+    let effects = s.update(Action::FolderListed {
+        ticket: *ticket,
+        result: Ok(vec![entry("a.png"), entry("b.png")]),
+    });
+    let [Effect::LoadPreview { ticket: first, .. }] = effects[..] else {
+        panic!("a preview: {effects:?}");
+    };
+    let effects = s.update(Action::PickerKey(PickerKey::Down));
+    let [Effect::LoadPreview { ticket: second, .. }] = effects[..] else {
+        panic!("a preview: {effects:?}");
+    };
+    s.update(Action::PreviewLoaded {
+        ticket: first,
+        result: Ok(image("a.png")),
+    });
+    assert_eq!(s.shown_image.as_ref().unwrap().label, "before.png", "stale");
+    s.update(Action::PreviewLoaded {
+        ticket: second,
+        result: Ok(image("b.png")),
+    });
+    assert_eq!(s.shown_image.as_ref().unwrap().label, "b.png");
+    s.update(Action::PickerKey(PickerKey::Close));
+    assert!(s.file_picker.is_none());
+    assert_eq!(s.shown_image.as_ref().unwrap().label, "before.png");
+}
+
 /// A model's description as the engine gives it, for tests without an engine.
 fn vchat_info() -> vchat::engine::ModelInfo {
     vchat::engine::ModelInfo {

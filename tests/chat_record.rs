@@ -414,6 +414,8 @@ impl Harness {
                 Effect::CompletePath { .. }
                 | Effect::LoadFrame { .. }
                 | Effect::SwitchModel(_)
+                | Effect::ListFolder { .. }
+                | Effect::LoadPreview { .. }
                 | Effect::UseNextEngine
                 | Effect::DropNextEngine
                 | Effect::WakeAfter { .. }

@@ -445,3 +445,44 @@ fn model_switches_in_the_middle_of_a_chat() {
         ]
     );
 }
+
+/// `/image` without a path opens the file picker: folders and images only, the selected
+/// image previewed in the image pane, Enter into a folder and on a file to attach it.
+#[test]
+fn the_file_picker_previews_and_attaches_an_image() {
+    let home = tempfile::tempdir().unwrap();
+    let photos = home.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    std::fs::copy(test_png(0), photos.join("cat.png")).unwrap();
+    std::fs::copy(test_png(1), photos.join("dog.png")).unwrap();
+    std::fs::write(home.path().join("notes.txt"), "not an image").unwrap();
+    let command = format!(
+        "cd {home} && env VCHAT_CACHE_DIR={home} VCHAT_CONFIG_DIR={home} VCHAT_DATA_DIR={home} HF_HUB_OFFLINE=1 {} --model {} --cpu --greedy --max-tokens 3; echo VCHAT-EXITED $?; exec sleep 600",
+        shell_quote(Path::new(env!("CARGO_BIN_EXE_vchat"))),
+        shell_quote(tiny_model()),
+        home = shell_quote(home.path()),
+    );
+    let tmux = Tmux::start_named(&command, "picker");
+    tmux.wait_for("the model to load", |s| s.contains("model ready"));
+
+    tmux.keys("/image", &["Enter"]);
+    let screen = tmux.wait_for("the picker", |s| s.contains(" photos/"));
+    assert!(
+        !screen.contains("notes.txt"),
+        "only images and folders:\n{screen}"
+    );
+    tmux.keys("", &["Enter"]);
+    tmux.wait_for("the first image's preview", |s| {
+        s.contains(" cat.png") && s.contains("Image: cat.png")
+    });
+    tmux.keys("", &["Down"]);
+    tmux.wait_for("the second image's preview", |s| {
+        s.contains("Image: dog.png")
+    });
+    tmux.keys("", &["Enter"]);
+    tmux.wait_for("the image attached", |s| s.contains("image ready:"));
+
+    let turn = ask_quit_and_read_first_turn(&tmux, "Which animal?", &["Enter"], home.path());
+    let labels: Vec<&str> = turn.images.iter().map(|i| i.label.as_str()).collect();
+    assert_eq!(labels, [photos.join("dog.png").display().to_string()]);
+}

@@ -5,6 +5,8 @@
 pub enum Command {
     /// Load an image (path or URL) for the next user turn.
     Image(String),
+    /// Open the file picker (`/image` or `/video` without a path).
+    PickFile,
     /// Attach frame N of the last clip (none: the one shown) at full size.
     Frame(Option<usize>),
     /// Attach the image on the system clipboard.
@@ -62,8 +64,8 @@ pub fn split_notes(text: &str) -> (&str, &str) {
 /// Every command with its arguments and what it does, for the help overlay and the README.
 pub const COMMANDS: &[(&str, &str)] = &[
     (
-        "/image PATH|URL",
-        "attach an image to the next message (Tab completes paths); again for more",
+        "/image [PATH|URL]",
+        "attach an image to the next message (Tab completes paths; none: pick a file); again for more",
     ),
     (
         "/video PATH|URL",
@@ -129,10 +131,10 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
     let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     let args = args.trim();
     Some(match name {
-        "image" | "img" if args.is_empty() => Err("usage: /image PATH|URL".into()),
+        // Without a path: pick one.
+        "image" | "img" | "video" if args.is_empty() => Ok(Command::PickFile),
         "image" | "img" => Ok(Command::Image(args.to_string())),
         // A clip given to /image is a clip as well: the file decides, not the command.
-        "video" if args.is_empty() => Err("usage: /video PATH|URL".into()),
         "video" => Ok(Command::Image(args.to_string())),
         "frame" if args.is_empty() => Ok(Command::Frame(None)),
         "frame" => match args.parse::<usize>() {

@@ -371,6 +371,9 @@ pub fn resolve(state: &State, key: KeyEvent) -> Option<Action> {
     if let Some(list) = &state.chat_list {
         return super::chat_list::key_action(list, key).map(Action::ChatListKey);
     }
+    if state.file_picker.is_some() {
+        return super::file_picker::key_action(key).map(Action::PickerKey);
+    }
     let keymap = &state.keymap;
     let typing = state.focus == Focus::Input || state.panel.editing.is_some();
     if state.help_open {

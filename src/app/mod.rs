@@ -6,6 +6,7 @@ mod chat;
 pub mod chat_list;
 mod clips;
 pub mod commands;
+pub mod file_picker;
 mod generation;
 pub mod input;
 mod key;
@@ -137,6 +138,18 @@ pub enum Action {
     PasteImage,
     /// An event of the engine loading the model asked for with `/model`.
     NextEngine(EngineEvent),
+    /// A key while the file picker is open.
+    PickerKey(file_picker::PickerKey),
+    /// The folder the picker asked for was read.
+    FolderListed {
+        ticket: Ticket,
+        result: Result<Vec<file_picker::PickerEntry>, String>,
+    },
+    /// The picker's preview of the selected image.
+    PreviewLoaded {
+        ticket: Ticket,
+        result: Result<ChatImage, String>,
+    },
     /// The wake-up asked for by [`Effect::WakeAfter`]: the next frame of the clip playing.
     PlayTick(Ticket),
     /// Show the next image of the chat in the image pane.
@@ -184,6 +197,16 @@ pub enum Effect {
     Cancel(RequestId),
     /// Load an image from a path or URL; reply with [`Action::ImageLoaded`].
     LoadImage { ticket: Ticket, source: String },
+    /// List a folder for the file picker; reply with [`Action::FolderListed`].
+    ListFolder {
+        ticket: Ticket,
+        dir: std::path::PathBuf,
+    },
+    /// Load an image to preview in the picker; reply with [`Action::PreviewLoaded`].
+    LoadPreview {
+        ticket: Ticket,
+        path: std::path::PathBuf,
+    },
     /// Start loading this model (id or folder) on an engine of its own, its events coming as
     /// [`Action::NextEngine`]; the current engine goes on meanwhile.
     SwitchModel(String),
@@ -360,6 +383,8 @@ pub struct State {
     pub playing: Option<Ticket>,
     /// A model loading (or loaded, waiting for the answer to end) to take over the chat.
     pub switching: Option<switch::Switch>,
+    /// The file picker of `/image` without a path, when open.
+    pub file_picker: Option<file_picker::FilePicker>,
     pub notice: Option<Notice>,
     /// Lines scrolled up from the bottom of the chat; 0 follows the stream.
     pub scroll: usize,
@@ -439,6 +464,7 @@ impl State {
             last_clip: None,
             playing: None,
             switching: None,
+            file_picker: None,
             notice: None,
             scroll: 0,
             ctrl_c_armed: false,

@@ -137,6 +137,9 @@ impl State {
             Action::ImagePlay => self.play_or_pause(),
             Action::PasteImage => self.paste_clipboard_image(),
             Action::NextEngine(event) => self.on_next_engine(event),
+            Action::PickerKey(key) => self.on_picker_key(key),
+            Action::FolderListed { ticket, result } => self.on_folder_listed(ticket, result),
+            Action::PreviewLoaded { ticket, result } => self.on_preview_loaded(ticket, result),
             Action::PlayTick(ticket) => self.play_next_frame(ticket),
             Action::OpenChatList => self.open_chat_list(),
             Action::ChatListKey(key) => self.on_list_key(key),
@@ -468,10 +471,24 @@ impl State {
         }
     }
 
-    fn run_command(&mut self, command: Command) -> Vec<Effect> {
+    pub(super) fn run_command(&mut self, command: Command) -> Vec<Effect> {
         match command {
             Command::Frame(number) => self.attach_full_frame(number),
             Command::Paste => self.paste_clipboard_image(),
+            Command::PickFile => {
+                // Where the last local image came from, else the folder vchat runs in.
+                let start = self
+                    .conversation
+                    .images()
+                    .chain(&self.pending_images)
+                    .filter_map(|i| std::path::Path::new(&i.label).parent())
+                    .filter(|p| p.is_absolute())
+                    .last()
+                    .map(std::path::Path::to_path_buf)
+                    .or_else(|| std::env::current_dir().ok())
+                    .unwrap_or_else(|| std::path::PathBuf::from("/"));
+                self.open_file_picker(start)
+            }
             Command::Model(model) => self.switch_model(&model),
             Command::Image(source) => {
                 // With one image per request, a later /image wins over one still loading,

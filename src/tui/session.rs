@@ -197,6 +197,25 @@ impl Session {
                 });
                 None
             }
+            Effect::ListFolder { ticket, dir } => {
+                self.in_background(move || Action::FolderListed {
+                    ticket,
+                    result: crate::app::file_picker::list_folder(&dir),
+                });
+                None
+            }
+            Effect::LoadPreview { ticket, path } => {
+                let tx = self.results_tx.clone();
+                let media = self.media.clone();
+                tokio::spawn(async move {
+                    let source = path.display().to_string();
+                    let result = media::load_image(&source, &media)
+                        .await
+                        .map_err(|e| one_line(&e.to_string()));
+                    let _ = tx.send(Action::PreviewLoaded { ticket, result });
+                });
+                None
+            }
             Effect::SwitchModel(model) => {
                 let mut options = self.options.clone();
                 match &mut options.backend {

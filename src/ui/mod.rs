@@ -3,6 +3,7 @@
 
 mod chat;
 mod chat_list;
+mod file_picker;
 pub mod help;
 mod image;
 mod input;
@@ -70,6 +71,10 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, image: Option<&mut 
     }
     input::draw(frame, input_area, state, theme);
     status::draw(frame, status_area, state, theme);
+    if let Some(picker) = &state.file_picker {
+        // Over the chat pane, so that the image pane beside it shows the preview.
+        file_picker::draw(frame, left, picker, theme);
+    }
     if let Some(list) = &state.chat_list {
         chat_list::draw(frame, main, list, &state.chat.id, theme);
     }
