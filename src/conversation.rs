@@ -253,10 +253,21 @@ pub enum Turn {
 #[derive(Debug, Clone, Default)]
 pub struct Conversation {
     pub system_prompt: Option<String>,
+    /// The version of the chat on screen: what the model is sent.
     pub turns: Vec<Turn>,
+    /// The other versions, left by regenerates and edits.
+    pub branches: crate::branches::Branches,
 }
 
 impl Conversation {
+    /// The turns with their other versions, to fork or switch versions.
+    pub fn versions(&mut self) -> crate::branches::TurnsAndBranches<'_> {
+        crate::branches::TurnsAndBranches {
+            turns: &mut self.turns,
+            branches: &mut self.branches,
+        }
+    }
+
     /// Appends a user turn with its images (`None`, `Some(image)` or a list).
     pub fn push_user(
         &mut self,

@@ -4,6 +4,7 @@
 //! here so that tests can drive the same code.
 
 pub mod app;
+pub mod branches;
 pub mod chats;
 pub mod cli;
 pub mod config;

@@ -98,7 +98,7 @@ pub async fn run(args: &ChatArgs, cache_dir: std::path::PathBuf) -> Result<(), E
 
     let mut conversation = Conversation {
         system_prompt: args.system.clone(),
-        turns: Vec::new(),
+        ..Default::default()
     };
     let mut out = std::io::stdout().lock();
     for (index, prompt) in args.prompt.iter().enumerate() {

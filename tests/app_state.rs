@@ -590,14 +590,7 @@ fn model_switches_after_the_running_answer_and_a_failed_one_changes_nothing() {
     assert!(effects.is_empty(), "{effects:?}");
     let effects = s.update(Action::Engine(EngineEvent::Done {
         request: RequestId(1),
-        stats: vchat::conversation::AnswerStats {
-            finish: vchat::conversation::FinishReason::Stop,
-            tokens: 1,
-            time_to_first_token: Default::default(),
-            tokens_per_second: 0.0,
-            seed: None,
-            prompt: None,
-        },
+        stats: finished(),
         token_ids: vec![],
     }));
     assert!(effects.iter().any(|e| matches!(e, Effect::UseNextEngine)));
@@ -684,6 +677,81 @@ fn the_file_picker_shows_only_the_current_preview_and_esc_restores_the_pane() {
     s.update(Action::PickerKey(PickerKey::Close));
     assert!(s.file_picker.is_none());
     assert_eq!(s.shown_image.as_ref().unwrap().label, "before.png");
+}
+
+/// A regenerate keeps the answer it replaces as another version of that turn (‹2/2›), and
+/// Alt-Left/Alt-Right move between them; an edit keeps the message and what followed as
+/// another version; a new chat starts with none.
+#[test]
+fn regenerate_and_edit_keep_the_old_version_to_go_back_to() {
+    use vchat::engine::EngineEvent;
+    let mut s = ready(false);
+    let answer_with = |s: &mut State, request: u64, text: &str| {
+        s.update(Action::GenerationStarted(RequestId(request)));
+        s.update(Action::Engine(EngineEvent::Token {
+            request: RequestId(request),
+            text: text.into(),
+        }));
+        s.update(Action::Engine(EngineEvent::Done {
+            request: RequestId(request),
+            stats: finished(),
+            token_ids: vec![],
+        }));
+    };
+    let last_answer = |s: &State| match s.conversation.turns.last() {
+        Some(vchat::conversation::Turn::Assistant(a)) => a.text.clone(),
+        _ => String::new(),
+    };
+    send(&mut s, "What is it?");
+    answer_with(&mut s, 1, "a cat");
+    s.update(Action::Regenerate);
+    answer_with(&mut s, 2, "a dog");
+    let versions = |s: &State| {
+        s.entries()
+            .iter()
+            .filter_map(|e| e.version)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(versions(&s), [(2, 2)], "the new answer is version 2 of 2");
+    s.update(Action::VersionPrev);
+    assert_eq!(last_answer(&s), "a cat");
+    assert_eq!(versions(&s), [(1, 2)]);
+    s.update(Action::VersionNext);
+    assert_eq!(last_answer(&s), "a dog");
+
+    // Edit the question: the old question and its two answers become version 1.
+    send(&mut s, "/edit");
+    assert_eq!(s.input.text(), "What is it?");
+    s.input.set_text("What animal is it?");
+    s.update(Action::Submit);
+    answer_with(&mut s, 3, "a bird");
+    assert_eq!(versions(&s), [(2, 2)], "on the question");
+    s.update(Action::VersionPrev);
+    assert_eq!(s.conversation.turns.len(), 2);
+    assert_eq!(last_answer(&s), "a dog", "the version as it was left");
+    assert_eq!(
+        versions(&s),
+        [(1, 2), (2, 2)],
+        "the question, and its answers"
+    );
+
+    send(&mut s, "/new");
+    assert!(
+        s.conversation.branches.is_empty(),
+        "a new chat has no versions"
+    );
+}
+
+/// The stats of an answer that ended normally (the numbers do not matter here).
+fn finished() -> vchat::conversation::AnswerStats {
+    vchat::conversation::AnswerStats {
+        finish: vchat::conversation::FinishReason::Stop,
+        tokens: 1,
+        time_to_first_token: Default::default(),
+        tokens_per_second: 0.0,
+        seed: None,
+        prompt: None,
+    }
 }
 
 /// A model's description as the engine gives it, for tests without an engine.

@@ -101,6 +101,7 @@ fn run(seed: u64) {
     for step in 0..STEPS {
         h.step = step;
         let before = answers(&h.state);
+        let before_everywhere = answers_in_every_version(&h.state);
         let (action, may_drop) = h.next_action();
         let image_load = matches!(action, Action::ImageLoaded { .. });
         let pending_before = h.state.pending_images.last().map(|i| i.label.clone());
@@ -111,12 +112,16 @@ fn run(seed: u64) {
         };
         let effects = h.state.update(action);
         let generated = h.carry_out(effects);
+
         // A regenerate that did not start a new answer (refused) must not have dropped one.
         let may_drop = match may_drop {
             MayDrop::LastAnswer if !generated => MayDrop::Nothing,
             other => other,
         };
         h.check_answers_kept(&before, may_drop);
+        if may_drop != MayDrop::WholeChat {
+            h.check_no_version_lost(&before_everywhere);
+        }
         if let Some((request, text)) = was_token {
             h.check_token_joined(request, &text, &before);
         }
@@ -134,6 +139,8 @@ enum MayDrop {
     Nothing,
     LastAnswer,
     Any,
+    /// `/new`: another chat (the old one is saved).
+    WholeChat,
 }
 
 impl Harness {
@@ -167,7 +174,7 @@ impl Harness {
     /// A user action or a background result, chosen at random among those possible now.
     fn next_action(&mut self) -> (Action, MayDrop) {
         loop {
-            let choice = self.pick(24);
+            let choice = self.pick(26);
             let action = match choice {
                 0..=2 => {
                     let text = random_text(&mut self.rng);
@@ -203,7 +210,7 @@ impl Harness {
                 }
                 10 => {
                     self.state.input.set_text("/new");
-                    (Action::Submit, MayDrop::Any)
+                    (Action::Submit, MayDrop::WholeChat)
                 }
                 11 => {
                     let size = (20 + self.pick(100) as u16, 3 + self.pick(30) as u16);
@@ -264,6 +271,10 @@ impl Harness {
                     // chat outran is abandoned), so nothing may go.
                     (Action::ChatOpened { ticket, result }, MayDrop::Nothing)
                 }
+                // Another version of the last turn that has several: what is on screen
+                // changes, nothing in the chat may go.
+                24 => (Action::VersionPrev, MayDrop::Any),
+                25 => (Action::VersionNext, MayDrop::Any),
                 23 if !self.world.prompts.is_empty() => {
                     let request = self.world.prompts.remove(0);
                     let text = "USER: <image>\nquestion ASSISTANT:".to_string();
@@ -461,7 +472,7 @@ impl Harness {
         let kept = match may_drop {
             MayDrop::Nothing => before.len(),
             MayDrop::LastAnswer => before.len().saturating_sub(1),
-            MayDrop::Any => 0,
+            MayDrop::Any | MayDrop::WholeChat => 0,
         };
         assert!(
             after.len() >= kept,
@@ -483,6 +494,24 @@ impl Harness {
                 "{}: an answer got shorter: {old:?} → {new:?}",
                 self.context()
             );
+        }
+    }
+
+    /// Every answer of every version is still somewhere in the chat (as long or longer):
+    /// a regenerate or an edit keeps what it replaces as another version.
+    fn check_no_version_lost(&self, before: &[String]) {
+        let mut after = answers_in_every_version(&self.state);
+        // Longest first, so that a short answer does not take the match of a longer one.
+        let mut before = before.to_vec();
+        before.sort_by_key(|old| std::cmp::Reverse(old.len()));
+        for old in &before {
+            let Some(found) = after.iter().position(|new| new.starts_with(old.as_str())) else {
+                panic!(
+                    "{}: the answer {old:?} is in no version of the chat: {after:?}",
+                    self.context()
+                );
+            };
+            after.remove(found);
         }
     }
 
@@ -516,6 +545,12 @@ impl Harness {
             texts_of(&loaded.file.turns),
             expected_turns(state),
             "{}: the saved chat",
+            self.context()
+        );
+        assert_eq!(
+            versions_on_disk(&loaded.file.branches),
+            versions_in_memory(&state.conversation.branches),
+            "{}: the saved chat's other versions",
             self.context()
         );
         assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
@@ -579,17 +614,59 @@ fn answers(state: &State) -> Vec<String> {
     texts
 }
 
-/// (is the user's, text) for every turn in memory, the streaming answer included.
-fn expected_turns(state: &State) -> Vec<(bool, String)> {
-    let mut turns: Vec<(bool, String)> = state
-        .conversation
-        .turns
+/// The answers of every version of the chat (on screen, stored, the streaming one).
+fn answers_in_every_version(state: &State) -> Vec<String> {
+    fn walk(branches: &vchat::branches::Branches, out: &mut Vec<String>) {
+        for branch in &branches.stored {
+            out.extend(branch.turns.iter().filter_map(|t| match t {
+                Turn::Assistant(a) => Some(a.text.clone()),
+                Turn::User(_) => None,
+            }));
+            walk(&branch.nested, out);
+        }
+    }
+    let mut texts = answers(state);
+    walk(&state.conversation.branches, &mut texts);
+    texts
+}
+
+/// A stored version: its position, its number and its turns as (is the user's, text).
+type Version = (usize, u32, Vec<(bool, String)>);
+
+/// Every stored version, nested ones after their parent.
+fn versions_in_memory(branches: &vchat::branches::Branches) -> Vec<Version> {
+    let mut out = Vec::new();
+    for b in &branches.stored {
+        out.push((b.at, b.number, turn_texts(&b.turns)));
+        out.extend(versions_in_memory(&b.nested));
+    }
+    out
+}
+
+/// The same, as a chat file stores them.
+fn versions_on_disk(branches: &chats::BranchesRecord) -> Vec<Version> {
+    let mut out = Vec::new();
+    for b in &branches.stored {
+        out.push((b.at, b.number, texts_of(&b.turns)));
+        out.extend(versions_on_disk(&b.nested));
+    }
+    out
+}
+
+/// (is the user's, text) for each of `turns`.
+fn turn_texts(turns: &[Turn]) -> Vec<(bool, String)> {
+    turns
         .iter()
         .map(|t| match t {
             Turn::User(u) => (true, u.text.clone()),
             Turn::Assistant(a) => (false, a.text.clone()),
         })
-        .collect();
+        .collect()
+}
+
+/// (is the user's, text) for every turn in memory, the streaming answer included.
+fn expected_turns(state: &State) -> Vec<(bool, String)> {
+    let mut turns = turn_texts(&state.conversation.turns);
     if let Some(partial) = state.partial_answer() {
         turns.push((false, partial.text));
     }

@@ -368,6 +368,7 @@ fn renaming_the_open_chat_from_the_list_is_left_to_its_one_writer() {
             updated: 0,
             turn_count: 1,
             system_prompt: None,
+            branches: Default::default(),
         }],
         problems: vec![],
     });

@@ -47,7 +47,7 @@ fn answer(text: &str, tokens: usize, seed: u64) -> AssistantTurn {
 fn sample_chat() -> Conversation {
     let mut chat = Conversation {
         system_prompt: Some("Answer briefly.".into()),
-        turns: Vec::new(),
+        ..Default::default()
     };
     chat.push_user("What is in the picture?", Some(chat_image(0)));
     chat.push_assistant(answer("A **pattern** of squares.", 7, 11));
@@ -143,7 +143,7 @@ fn a_message_with_several_images_saves_and_reopens_them_in_order() {
         });
     chat.push_user("Compare these three.", attached);
     let (file, images) = to_file(&meta("several"), &chat, None);
-    assert_eq!(file.format, FORMAT_VERSION);
+    assert_eq!(file.format, 2, "several images, no other versions");
     store.save(&file, &images).unwrap();
     let loaded = store.load("several").unwrap();
     assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
@@ -166,6 +166,75 @@ fn a_message_with_several_images_saves_and_reopens_them_in_order() {
     let at = markdown.find("Compare these three.").unwrap();
     let links = markdown[..at].rsplit("## You").next().unwrap();
     assert_eq!(links.matches("](imgs/").count(), 3, "{links}");
+}
+
+/// Versions of a chat, nested ones too, are saved (format 3) and read back as they were, the
+/// image of a version not on screen included; a chat without versions keeps its older format.
+/// Markdown writes the version on screen and names the others; md-all writes them all.
+#[test]
+fn versions_are_saved_read_back_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChatStore::new(dir.path());
+    let mut chat = sample_chat();
+    assert_eq!(to_file(&meta("plain"), &chat, None).0.format, 1);
+    let answers = chat.turns.len() - 1;
+    // Regenerate the last answer, then edit the first question (with another image).
+    chat.versions().fork(answers);
+    chat.push_assistant(answer("A second try.", 3, 2));
+    chat.versions().fork(0);
+    chat.push_user("What else?", Some(chat_image(5)));
+    chat.push_assistant(answer("Nothing else.", 2, 3));
+    let (file, images) = to_file(&meta("versions"), &chat, None);
+    assert_eq!(file.format, FORMAT_VERSION);
+    store.save(&file, &images).unwrap();
+    let loaded = store.load("versions").unwrap();
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    let mut back = to_conversation(&loaded.file, &loaded.images);
+    assert_eq!(back.branches.version_at(0), Some((2, 2)));
+    assert!(back.versions().show_version(0, -1));
+    assert_eq!(
+        back.branches.version_at(answers),
+        Some((2, 2)),
+        "nested, and kept"
+    );
+    let texts = |c: &Conversation| -> Vec<String> {
+        c.turns
+            .iter()
+            .map(|t| match t {
+                Turn::User(u) => u.text.clone(),
+                Turn::Assistant(a) => a.text.clone(),
+            })
+            .collect()
+    };
+    let mut original = chat.clone();
+    assert!(original.versions().show_version(0, -1));
+    assert_eq!(texts(&back), texts(&original));
+    assert!(back.versions().show_version(answers, -1));
+    assert_eq!(
+        texts(&back),
+        texts(&sample_chat()),
+        "the very first version"
+    );
+
+    let markdown = to_markdown(&loaded.file, "imgs");
+    assert!(markdown.contains("What else?") && !markdown.contains("A second try."));
+    assert!(markdown.contains("2 other version(s)"), "{markdown}");
+    let out = dir.path().join("all.md");
+    vchat::chats::export(
+        &loaded.file,
+        &images,
+        vchat::chats::ExportFormat::MdAll,
+        &out,
+    )
+    .unwrap();
+    let all = std::fs::read_to_string(&out).unwrap();
+    for text in [
+        "What else?",
+        "A second try.",
+        "## Other version 2 (from turn",
+    ] {
+        assert!(all.contains(text), "{text} in:\n{all}");
+    }
 }
 
 #[test]

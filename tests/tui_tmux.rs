@@ -486,3 +486,41 @@ fn the_file_picker_previews_and_attaches_an_image() {
     let labels: Vec<&str> = turn.images.iter().map(|i| i.label.as_str()).collect();
     assert_eq!(labels, [photos.join("dog.png").display().to_string()]);
 }
+
+/// Ctrl-R keeps the first answer as version 1 (‹2/2› on the new one); Alt-Left shows it
+/// again; the saved chat keeps both, and `--resume` reopens it on the version left on screen.
+#[test]
+fn a_regenerated_answer_keeps_the_first_as_another_version() {
+    let home = tempfile::tempdir().unwrap();
+    let vchat_command = |extra: &str| {
+        format!(
+            "env VCHAT_CACHE_DIR={home} VCHAT_CONFIG_DIR={home} VCHAT_DATA_DIR={home} HF_HUB_OFFLINE=1 {} --model {} --image {} --cpu --max-tokens 6 --temperature 1 {extra}; echo VCHAT-EXITED $?; exec sleep 600",
+            shell_quote(Path::new(env!("CARGO_BIN_EXE_vchat"))),
+            shell_quote(tiny_model()),
+            shell_quote(&test_png(0)),
+            home = shell_quote(home.path()),
+        )
+    };
+    let tmux = Tmux::start_named(&vchat_command("--seed 1"), "versions");
+    tmux.wait_for("the model to load", |s| s.contains("model ready"));
+    tmux.keys("Describe it", &["Enter"]);
+    tmux.wait_for("the first answer", |s| s.matches("tokens/s").count() == 1);
+    // Another seed for the second try, so that the two answers differ.
+    tmux.keys("/set seed 2", &["Enter"]);
+    tmux.keys("", &["C-r"]);
+    tmux.wait_for("the second version", |s| {
+        s.contains("‹2/2›") && s.contains("tokens/s")
+    });
+    tmux.keys("", &["M-Left"]);
+    tmux.wait_for("the first version again", |s| s.contains("‹1/2›"));
+    tmux.keys("/quit", &["Enter"]);
+    tmux.wait_for("vchat to exit", |s| s.contains("VCHAT-EXITED 0"));
+
+    let chat = saved_chat(home.path());
+    assert_eq!(chat.branches.version_at(1), Some((1, 2)));
+    drop(tmux);
+    let again = Tmux::start_named(&vchat_command("--resume"), "versions-resumed");
+    again.wait_for("the chat reopened on version 1", |s| s.contains("‹1/2›"));
+    again.keys("", &["M-Right"]);
+    again.wait_for("version 2", |s| s.contains("‹2/2›"));
+}

@@ -61,6 +61,8 @@ pub struct ChatEntry<'a> {
     pub number: Option<usize>,
     /// The answer of the running request, still growing.
     pub streaming: bool,
+    /// Which version of this turn is shown and how many there are (from 1), when several.
+    pub version: Option<(usize, usize)>,
     wrap: Rc<WrapCache>,
 }
 
@@ -202,6 +204,7 @@ impl State {
                 stats: None,
                 number: numbered.then_some(counts.answers + 1),
                 streaming: true,
+                version: self.conversation.branches.version_at(turns.len()),
                 wrap: self.layout.turn(turns.len()),
             }),
             _ => None,
@@ -220,11 +223,13 @@ impl State {
                     stats: None,
                     number: None,
                     streaming: false,
+                    version: None,
                     wrap: Rc::clone(&note.wrap),
                 });
             }
             index = index.checked_sub(1)?;
             let wrap = self.layout.turn(index);
+            let version = self.conversation.branches.version_at(index);
             Some(match &turns[index] {
                 Turn::User(user) => {
                     let number = numbered.then_some(users_left);
@@ -236,6 +241,7 @@ impl State {
                         stats: None,
                         number,
                         streaming: false,
+                        version,
                         wrap,
                     }
                 }
@@ -249,6 +255,7 @@ impl State {
                         stats: answer.stats.as_ref(),
                         number,
                         streaming: false,
+                        version,
                         wrap,
                     }
                 }

@@ -94,11 +94,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "/regen",
-        "answer the last question again with the current settings",
+        "answer the last question again (current settings); the old answer stays as a version",
     ),
     (
         "/edit [N]",
-        "edit your last (or N-th) message and send it again; what followed is replaced",
+        "edit your last (or N-th) message and send it again; the old one stays as a version",
     ),
     (
         "/prompt",
@@ -111,8 +111,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/chats", "list saved chats: open, rename, delete"),
     ("/rename TITLE", "rename this chat"),
     (
-        "/export md|json [PATH]",
-        "export this chat (images copied beside it)",
+        "/export md|md-all|json [PATH]",
+        "export this chat (images beside it); md-all adds its other versions, json has all",
     ),
     ("/system TEXT", "set the system prompt (empty clears it)"),
     (
@@ -213,8 +213,9 @@ fn parse_export(args: &str) -> Result<Command, String> {
     let (format, path) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
     let format = match format {
         "" | "md" | "markdown" => ExportFormat::Md,
+        "md-all" => ExportFormat::MdAll,
         "json" => ExportFormat::Json,
-        _ => return Err("usage: /export md|json [PATH]".into()),
+        _ => return Err("usage: /export md|md-all|json [PATH]".into()),
     };
     let path = path.trim();
     Ok(Command::Export {

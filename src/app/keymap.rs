@@ -147,6 +147,20 @@ impl Default for Keymap {
                 Action::CopyAnswer,
             ),
             b(
+                "version_prev_anywhere",
+                Global,
+                "previous version of the last turn that has several",
+                &[(Left, ALT)],
+                Action::VersionPrev,
+            ),
+            b(
+                "version_next_anywhere",
+                Global,
+                "next version of that turn",
+                &[(Right, ALT)],
+                Action::VersionNext,
+            ),
+            b(
                 "paste_image",
                 Global,
                 "attach the image on the clipboard (Wayland, X11, ssh -X, macOS)",
@@ -265,6 +279,20 @@ impl Default for Keymap {
                 "back to the end; follow the answer",
                 &[(Char('G'), NONE), (End, NONE)],
                 Action::ScrollToBottom,
+            ),
+            b(
+                "version_prev",
+                Chat,
+                "previous version of the last turn that has several (‹1/2›)",
+                &[(Left, NONE), (Char('h'), NONE)],
+                Action::VersionPrev,
+            ),
+            b(
+                "version_next",
+                Chat,
+                "next version of that turn",
+                &[(Right, NONE), (Char('l'), NONE)],
+                Action::VersionNext,
             ),
             b(
                 "setting_prev",

@@ -136,6 +136,10 @@ pub enum Action {
     ImagePlay,
     /// Attach the image on the system clipboard.
     PasteImage,
+    /// Show the previous version of the last turn that has several.
+    VersionPrev,
+    /// Show the next version of that turn.
+    VersionNext,
     /// An event of the engine loading the model asked for with `/model`.
     NextEngine(EngineEvent),
     /// A key while the file picker is open.
@@ -444,7 +448,7 @@ impl State {
             },
             conversation: Conversation {
                 system_prompt,
-                turns: Vec::new(),
+                ..Default::default()
             },
             notes: Vec::new(),
             layout: ChatLayout::default(),

@@ -120,6 +120,8 @@ mod tests {
     fn selection_wraps() {
         let mut p = SettingsPanel::default();
         p.move_by(-1);
+        assert_eq!(p.selected_name(), MODEL_ROW);
+        p.move_by(-1);
         assert_eq!(p.selected_name(), SYSTEM_ROW);
     }
 }

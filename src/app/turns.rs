@@ -40,8 +40,9 @@ impl State {
         })
     }
 
-    /// Drops the last answer and asks again with the current settings. Every condition is
-    /// checked before anything changes: a refused regenerate keeps the answer.
+    /// Asks the last question again with the current settings; the answer it replaces stays
+    /// as another version of that turn. Every condition is checked before anything changes: a
+    /// refused regenerate keeps the answer on screen.
     pub(super) fn regenerate(&mut self) -> Vec<Effect> {
         if let Some(why) = self.why_turns_are_locked() {
             self.notify(why, true);
@@ -58,7 +59,8 @@ impl State {
         // The last question got no answer (an error) when the last turn is the user's: it is
         // asked again as it is.
         if let Some(Turn::Assistant(_)) = self.conversation.turns.last() {
-            self.conversation.turns.pop();
+            let last = self.conversation.turns.len() - 1;
+            self.conversation.versions().fork(last);
         }
         self.forget_after_turns();
         self.scroll = 0;
@@ -111,8 +113,36 @@ impl State {
         self.begin_generation(conversation, text_so_far)
     }
 
+    /// Shows the version `step` places before (negative) or after the one on screen, at the
+    /// last turn that has several (Alt-Left/Alt-Right; Left/Right in the chat pane).
+    pub(super) fn show_other_version(&mut self, step: isize) {
+        if let Some(why) = self.why_turns_are_locked() {
+            self.notify(why, true);
+            return;
+        }
+        let Some(at) = self.conversation.branches.last_fork() else {
+            self.notify("no other versions: /regen and /edit make them", true);
+            return;
+        };
+        if !self.conversation.versions().show_version(at, step) {
+            let end = if step < 0 { "first" } else { "last" };
+            self.notify(format!("this is the {end} version"), true);
+            return;
+        }
+        // vchat's notes and the laid-out lines after the fork belonged to the other version.
+        self.notes.retain(|n| n.after_turns <= at);
+        self.layout.forget_from(at);
+        self.scroll = 0;
+        self.touch();
+        match self.conversation.branches.version_at(at) {
+            Some((k, n)) => self.notify(format!("version {k} of {n}"), false),
+            None => self.notify("the edit not sent is gone", false),
+        }
+    }
+
     /// Puts user message `number` (1-based; `None` = the last) back in the input for
-    /// editing; it and everything after it leave the chat. Sending the input asks again.
+    /// editing; it and everything after it become another version of the chat, to go back to.
+    /// Sending the input asks again.
     pub(super) fn edit_message(&mut self, number: Option<usize>) -> Vec<Effect> {
         if let Some(why) = self.why_turns_are_locked() {
             self.input_error = Some(why.into());
@@ -134,12 +164,12 @@ impl State {
             ));
             return vec![];
         };
-        let removed = self.conversation.turns.split_off(turn_index);
-        self.forget_after_turns();
-        if let Some(Turn::User(user)) = removed.into_iter().next() {
+        if let Some(Turn::User(user)) = self.conversation.turns.get(turn_index).cloned() {
             self.input.set_text(&user.text);
             self.pending_images = user.images;
         }
+        self.conversation.versions().fork(turn_index);
+        self.forget_after_turns();
         self.scroll = 0;
         self.touch();
         self.notify("editing: Enter sends the message again", false);

@@ -136,6 +136,14 @@ impl State {
             }
             Action::ImagePlay => self.play_or_pause(),
             Action::PasteImage => self.paste_clipboard_image(),
+            Action::VersionPrev => {
+                self.show_other_version(-1);
+                vec![]
+            }
+            Action::VersionNext => {
+                self.show_other_version(1);
+                vec![]
+            }
             Action::NextEngine(event) => self.on_next_engine(event),
             Action::PickerKey(key) => self.on_picker_key(key),
             Action::FolderListed { ticket, result } => self.on_folder_listed(ticket, result),
@@ -539,6 +547,7 @@ impl State {
                 let mut effects = vec![];
                 self.generation = Generation::Idle;
                 self.conversation.turns.clear();
+                self.conversation.branches = Default::default();
                 self.notes.clear();
                 self.forget_after_turns();
                 self.touch();

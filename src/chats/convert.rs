@@ -3,7 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::format::{ChatFile, ImageRecord, TurnRecord, FORMAT_VERSION, ONE_IMAGE_FORMAT};
+use super::format::{
+    BranchRecord, BranchesRecord, ChatFile, ImageRecord, TurnRecord, FORMAT_VERSION,
+    ONE_IMAGE_FORMAT, SEVERAL_IMAGES_FORMAT,
+};
+use crate::branches::{Branch, Branches};
 use crate::conversation::{AssistantTurn, ChatImage, Conversation, EncodedImage, Turn, UserTurn};
 
 /// Who a chat is, apart from its turns.
@@ -58,8 +62,41 @@ pub fn to_file(
     partial: Option<&AssistantTurn>,
 ) -> (ChatFile, Vec<Arc<EncodedImage>>) {
     let mut images: Vec<Arc<EncodedImage>> = Vec::new();
-    let mut turns: Vec<TurnRecord> = conversation
-        .turns
+    let mut turns = turn_records(&conversation.turns, &mut images);
+    turns.extend(partial.map(assistant_record));
+    let branches = branches_record(&conversation.branches, &mut images);
+    // The oldest format that holds this chat, so that an older vchat still opens it.
+    let several_images = conversation.turns.iter().any(|t| match t {
+        Turn::User(user) => user.images.len() > 1,
+        Turn::Assistant(_) => false,
+    });
+    let format = if !branches.is_empty() {
+        FORMAT_VERSION
+    } else if several_images {
+        SEVERAL_IMAGES_FORMAT
+    } else {
+        ONE_IMAGE_FORMAT
+    };
+    let file = ChatFile {
+        format,
+        id: meta.id.clone(),
+        title: meta
+            .title
+            .clone()
+            .unwrap_or_else(|| default_title(conversation)),
+        created: meta.created,
+        updated: chrono::Local::now().timestamp(),
+        turn_count: turns.len(),
+        system_prompt: conversation.system_prompt.clone(),
+        turns,
+        branches,
+    };
+    (file, images)
+}
+
+/// Records of `turns`, adding the images they use to `images` (once each).
+fn turn_records(turns: &[Turn], images: &mut Vec<Arc<EncodedImage>>) -> Vec<TurnRecord> {
+    turns
         .iter()
         .map(|turn| match turn {
             Turn::User(user) => {
@@ -80,31 +117,23 @@ pub fn to_file(
             }
             Turn::Assistant(answer) => assistant_record(answer),
         })
-        .collect();
-    turns.extend(partial.map(assistant_record));
-    // The oldest format that holds this chat, so that an older vchat still opens it.
-    let several_images = conversation.turns.iter().any(|t| match t {
-        Turn::User(user) => user.images.len() > 1,
-        Turn::Assistant(_) => false,
-    });
-    let file = ChatFile {
-        format: if several_images {
-            FORMAT_VERSION
-        } else {
-            ONE_IMAGE_FORMAT
-        },
-        id: meta.id.clone(),
-        title: meta
-            .title
-            .clone()
-            .unwrap_or_else(|| default_title(conversation)),
-        created: meta.created,
-        updated: chrono::Local::now().timestamp(),
-        turn_count: turns.len(),
-        system_prompt: conversation.system_prompt.clone(),
-        turns,
-    };
-    (file, images)
+        .collect()
+}
+
+fn branches_record(branches: &Branches, images: &mut Vec<Arc<EncodedImage>>) -> BranchesRecord {
+    BranchesRecord {
+        stored: branches
+            .stored
+            .iter()
+            .map(|b| BranchRecord {
+                at: b.at,
+                number: b.number,
+                turns: turn_records(&b.turns, images),
+                nested: branches_record(&b.nested, images),
+            })
+            .collect(),
+        shown: branches.shown.iter().map(|(&at, &n)| (at, n)).collect(),
+    }
 }
 
 fn assistant_record(answer: &AssistantTurn) -> TurnRecord {
@@ -117,10 +146,23 @@ fn assistant_record(answer: &AssistantTurn) -> TurnRecord {
 }
 
 /// The conversation of a loaded file; a turn whose images could not be read keeps its text
-/// and the images that could.
+/// and the images that could. A file read in part (its last turns, for a first screen) gets
+/// its other versions once it is read whole: their positions count every turn.
 pub fn to_conversation(file: &ChatFile, images: &HashMap<String, ChatImage>) -> Conversation {
-    let turns = file
-        .turns
+    let whole = file.turns.len() == file.turn_count;
+    Conversation {
+        system_prompt: file.system_prompt.clone(),
+        turns: turns_of(&file.turns, images),
+        branches: if whole {
+            branches_of(&file.branches, images)
+        } else {
+            Branches::default()
+        },
+    }
+}
+
+fn turns_of(records: &[TurnRecord], images: &HashMap<String, ChatImage>) -> Vec<Turn> {
+    records
         .iter()
         .map(|record| match record {
             TurnRecord::User { text, .. } => Turn::User(UserTurn {
@@ -148,10 +190,22 @@ pub fn to_conversation(file: &ChatFile, images: &HashMap<String, ChatImage>) -> 
                 answered_by: answered_by.clone(),
             }),
         })
-        .collect();
-    Conversation {
-        system_prompt: file.system_prompt.clone(),
-        turns,
+        .collect()
+}
+
+fn branches_of(record: &BranchesRecord, images: &HashMap<String, ChatImage>) -> Branches {
+    Branches {
+        stored: record
+            .stored
+            .iter()
+            .map(|b| Branch {
+                at: b.at,
+                number: b.number,
+                turns: turns_of(&b.turns, images),
+                nested: branches_of(&b.nested, images),
+            })
+            .collect(),
+        shown: record.shown.iter().copied().collect(),
     }
 }
 

@@ -7,21 +7,25 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use super::format::{ChatFile, TurnRecord};
+use super::format::{BranchRecord, BranchesRecord, ChatFile, TurnRecord};
 use crate::conversation::EncodedImage;
 use crate::sampling::SamplingSettings;
 
 /// What an export is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
+    /// The version of the chat on screen.
     Md,
+    /// Every version (the other ones after the one on screen).
+    MdAll,
+    /// The chat file itself, every version included.
     Json,
 }
 
 impl ExportFormat {
     pub fn extension(self) -> &'static str {
         match self {
-            Self::Md => "md",
+            Self::Md | Self::MdAll => "md",
             Self::Json => "json",
         }
     }
@@ -44,6 +48,7 @@ pub fn export(
     let images_folder = format!("{stem}-images");
     let body = match format {
         ExportFormat::Md => to_markdown(file, &images_folder),
+        ExportFormat::MdAll => to_markdown_all_versions(file, &images_folder),
         ExportFormat::Json => serde_json::to_string_pretty(file).map_err(std::io::Error::other)?,
     };
     let mut written = vec![output.to_path_buf()];
@@ -68,7 +73,8 @@ pub fn export(
 /// The stored image files a chat refers to, each once, in order of appearance.
 fn image_files(file: &ChatFile) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for image in file.turns.iter().flat_map(|t| t.image_records()) {
+    let every_turn = file.turns.iter().chain(file.branches.turns());
+    for image in every_turn.flat_map(|t| t.image_records()) {
         if !names.contains(&image.file) {
             names.push(image.file.clone());
         }
@@ -77,8 +83,63 @@ fn image_files(file: &ChatFile) -> Vec<String> {
 }
 
 /// The chat as Markdown: each turn under a heading, images as links into `images_folder`,
-/// and under each answer the settings and stats it was made with.
+/// and under each answer the settings and stats it was made with. The version of the chat on
+/// screen; a closing line says how many others there are.
 pub fn to_markdown(file: &ChatFile, images_folder: &str) -> String {
+    let mut out = header(file);
+    write_turns(&mut out, &file.turns, images_folder, (0, 0));
+    let others = versions(&file.branches).len();
+    if others > 0 {
+        let _ = writeln!(
+            out,
+            "*This chat has {others} other version(s) of its turns (from regenerates and edits): \
+             `vchat export {} --format md-all` writes them too.*",
+            file.id
+        );
+    }
+    out
+}
+
+/// [`to_markdown`], then every other version of the chat, each from the turn where it
+/// parts from the version on screen.
+pub fn to_markdown_all_versions(file: &ChatFile, images_folder: &str) -> String {
+    let mut out = header(file);
+    write_turns(&mut out, &file.turns, images_folder, (0, 0));
+    for (index, branch) in versions(&file.branches).into_iter().enumerate() {
+        // Numbered on from the turns before the fork (on screen), as the chat pane would.
+        let before = &file.turns[..branch.at.min(file.turns.len())];
+        let counts = (
+            before
+                .iter()
+                .filter(|t| matches!(t, TurnRecord::User { .. }))
+                .count(),
+            before
+                .iter()
+                .filter(|t| matches!(t, TurnRecord::Assistant { .. }))
+                .count(),
+        );
+        let _ = writeln!(
+            out,
+            "---\n\n## Other version {} (from turn {})\n",
+            index + 1,
+            branch.at + 1
+        );
+        write_turns(&mut out, &branch.turns, images_folder, counts);
+    }
+    out
+}
+
+/// Every stored version, nested ones after the version they belong to.
+fn versions(branches: &BranchesRecord) -> Vec<&BranchRecord> {
+    let mut out = Vec::new();
+    for branch in &branches.stored {
+        out.push(branch);
+        out.extend(versions(&branch.nested));
+    }
+    out
+}
+
+fn header(file: &ChatFile) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", file.title);
     let created = chrono::DateTime::from_timestamp(file.created, 0)
@@ -88,9 +149,19 @@ pub fn to_markdown(file: &ChatFile, images_folder: &str) -> String {
     if let Some(system) = &file.system_prompt {
         let _ = writeln!(out, "**System prompt:** {system}\n");
     }
-    // Numbered as in the chat pane (You #2, Assistant #2): the N of `/edit N` and `/copy N`.
-    let (mut questions, mut answers) = (0, 0);
-    for turn in &file.turns {
+    out
+}
+
+/// Writes `turns`, numbered on from `counts` (questions, answers) as in the chat pane (You
+/// #2, Assistant #2): the N of `/edit N` and `/copy N`.
+fn write_turns(
+    out: &mut String,
+    turns: &[TurnRecord],
+    images_folder: &str,
+    counts: (usize, usize),
+) {
+    let (mut questions, mut answers) = counts;
+    for turn in turns {
         match turn {
             TurnRecord::User { text, .. } => {
                 questions += 1;
@@ -132,7 +203,6 @@ pub fn to_markdown(file: &ChatFile, images_folder: &str) -> String {
             }
         }
     }
-    out
 }
 
 /// The settings of an answer in one line, e.g. `sampling, temperature 0.2, top-p 1, …`.

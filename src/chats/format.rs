@@ -10,12 +10,51 @@ use crate::conversation::AnswerStats;
 use crate::sampling::SamplingSettings;
 
 /// The newest format this vchat reads. A file with a higher number was written by a newer
-/// vchat and is left alone. Format 2 added turns with several images (`images`); a chat
-/// without such a turn is still written as format 1, so that an older vchat opens it.
-pub const FORMAT_VERSION: u32 = 2;
+/// vchat and is left alone. Format 2 added turns with several images (`images`), format 3 the
+/// versions that regenerates and edits leave (`branches`, in the header line); a chat is
+/// written in the oldest format that holds it, so that an older vchat opens what it can.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The format of a file with several images in a turn, and no other versions.
+pub const SEVERAL_IMAGES_FORMAT: u32 = 2;
 
 /// The format of a file whose turns hold at most one image each.
 pub const ONE_IMAGE_FORMAT: u32 = 1;
+
+/// The versions of a chat not on screen (format 3): see [`crate::branches`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BranchesRecord {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stored: Vec<BranchRecord>,
+    /// At each fork of the turns on screen: (position, number of the version shown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shown: Vec<(usize, u32)>,
+}
+
+impl BranchesRecord {
+    pub fn is_empty(&self) -> bool {
+        self.stored.is_empty()
+    }
+
+    /// Every turn of every stored version, nested ones included.
+    pub fn turns(&self) -> Box<dyn Iterator<Item = &TurnRecord> + '_> {
+        Box::new(
+            self.stored
+                .iter()
+                .flat_map(|b| b.turns.iter().chain(b.nested.turns())),
+        )
+    }
+}
+
+/// A version of the chat from turn `at` on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BranchRecord {
+    pub at: usize,
+    pub number: u32,
+    pub turns: Vec<TurnRecord>,
+    #[serde(default, skip_serializing_if = "BranchesRecord::is_empty")]
+    pub nested: BranchesRecord,
+}
 
 /// One saved chat (also the shape of a JSON export).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +73,9 @@ pub struct ChatFile {
     #[serde(default)]
     pub system_prompt: Option<String>,
     pub turns: Vec<TurnRecord>,
+    /// The other versions (format 3).
+    #[serde(default, skip_serializing_if = "BranchesRecord::is_empty")]
+    pub branches: BranchesRecord,
 }
 
 /// One turn as stored.
@@ -103,6 +145,9 @@ pub struct ChatSummary {
     pub turn_count: usize,
     #[serde(default)]
     pub system_prompt: Option<String>,
+    /// The other versions (format 3), in the header so that the turn lines stay one a turn.
+    #[serde(default, skip_serializing_if = "BranchesRecord::is_empty")]
+    pub branches: BranchesRecord,
 }
 
 impl ChatSummary {
@@ -152,6 +197,7 @@ fn summary_of(file: &ChatFile) -> ChatSummary {
         updated: file.updated,
         turn_count: file.turns.len(),
         system_prompt: file.system_prompt.clone(),
+        branches: file.branches.clone(),
     }
 }
 
@@ -215,6 +261,7 @@ pub fn decode(bytes: &[u8], last: Option<usize>) -> Result<(ChatFile, usize), Pa
         turn_count: summary.turn_count,
         system_prompt: summary.system_prompt,
         turns,
+        branches: summary.branches,
     };
     Ok((file, first))
 }

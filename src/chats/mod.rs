@@ -13,7 +13,9 @@ mod writer;
 pub use atomic::write_atomic;
 pub use convert::{default_title, meta_of, to_conversation, to_file, ChatMeta};
 pub use export::{export, to_markdown, ExportFormat};
-pub use format::{ChatFile, ChatSummary, ImageRecord, TurnRecord, FORMAT_VERSION};
+pub use format::{
+    BranchRecord, BranchesRecord, ChatFile, ChatSummary, ImageRecord, TurnRecord, FORMAT_VERSION,
+};
 pub use store::{is_chat_id, ChatStore, LoadedChat, StoreError};
 pub use writer::ChatWriter;
 

@@ -121,7 +121,8 @@ impl ChatStore {
         let (file, first_turn) = self.read_file(id, last)?;
         let mut images = HashMap::new();
         let mut problems = Vec::new();
-        for record in file.turns.iter().flat_map(|t| t.image_records()) {
+        let every_turn = file.turns.iter().chain(file.branches.turns());
+        for record in every_turn.flat_map(|t| t.image_records()) {
             if images.contains_key(&record.file) {
                 continue;
             }

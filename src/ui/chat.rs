@@ -123,6 +123,10 @@ fn entry_header(entry: &ChatEntry, theme: &Theme) -> Line<'static> {
         // The number that /edit N and /copy N take.
         header.push(Span::styled(format!(" #{number}"), theme.dim));
     }
+    if let Some((shown, versions)) = entry.version {
+        // Another version is a key away (Alt-Left/Alt-Right).
+        header.push(Span::styled(format!(" ‹{shown}/{versions}›"), theme.title));
+    }
     let labels: Vec<String> = entry.images.iter().map(|i| one_line(&i.label)).collect();
     match labels.as_slice() {
         [] => {}

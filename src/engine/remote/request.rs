@@ -157,7 +157,7 @@ mod tests {
     fn chat() -> Conversation {
         let mut c = Conversation {
             system_prompt: Some("Be brief.".into()),
-            turns: Vec::new(),
+            ..Default::default()
         };
         c.push_user("What is this?", Some(image("https://example.com/a.png")));
         c.push_assistant(AssistantTurn {
